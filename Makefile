@@ -1,0 +1,29 @@
+# Two commands do all the set-up: `make lab` opens the series, `make test` runs the tests.
+# Both create the virtual environment in .venv from requirements.txt on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test bench quality clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -v
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py
+
+quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py
+
+clean-venv:
+	rm -rf $(VENV)

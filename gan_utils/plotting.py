@@ -1,0 +1,122 @@
+"""Pictures for the series: image grids and training curves.
+
+Every function returns the Matplotlib ``Figure`` (so a notebook shows it inline and a test
+can inspect it) and, given ``path``, also saves it as a PNG. Nothing here needs a display.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .data import to_unit_range
+
+
+def image_grid(images, titles=None, ncols: int | None = None, value_range: str = "tanh",
+               path=None, suptitle: str | None = None, cell_size: float = 1.0) -> Figure:
+    """Draw a batch of grayscale images as a grid.
+
+    Args:
+        images: array ``(N, 28, 28, 1)``, ``(N, 28, 28)`` or ``(N, 784)`` with pixels in the
+            named ``value_range`` ("tanh": [-1, 1], "sigmoid": [0, 1]).
+        titles: optional list of N strings, one per image, for example ``"Digit: 3"``.
+        ncols: images per row; by default a near-square grid.
+        path: when given, the figure is also saved there as a PNG.
+        suptitle: an optional title over the whole grid.
+        cell_size: inches per image.
+
+    Returns:
+        The Figure, with ``rows * ncols`` axes (empty cells are blank).
+    """
+    pictures = _as_pictures(images)
+    n = len(pictures)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles has {len(titles)} entries for {n} images: give one per image.")
+    ncols = ncols or math.ceil(math.sqrt(n))
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}.")
+    nrows = math.ceil(n / ncols)
+    title_room = 0.25 if titles is not None else 0.0
+    fig = Figure(figsize=(ncols * cell_size, nrows * (cell_size + title_room) + (0.4 if suptitle else 0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    unit = to_unit_range(pictures, value_range)
+    for index, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if index < n:
+            ax.imshow(unit[index], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[index], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout(pad=0.2)
+    return _finish(fig, path)
+
+
+def plot_history(history, path=None, keys=None) -> Figure:
+    """Plot training curves: losses on the left, D(x) and D(G(z)) on the right.
+
+    Args:
+        history: a Keras ``History`` or a dict ``{name: [value per epoch]}``, for example
+            with ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))).
+        path: when given, the figure is also saved there as a PNG.
+        keys: which curves to draw (default: every curve in the history).
+
+    Returns:
+        The Figure. The loss panel marks log 2 = 0.69, and the D panel marks 0.5: the values
+        at the theoretical equilibrium.
+    """
+    curves = history.history if hasattr(history, "history") else dict(history)
+    if not curves:
+        raise ValueError("history is empty: train for at least one epoch first.")
+    keys = list(keys) if keys is not None else list(curves)
+    unknown = [k for k in keys if k not in curves]
+    if unknown:
+        raise ValueError(f"history has no curves {unknown}; it has {sorted(curves)}.")
+    prob_keys = [k for k in keys if k.startswith("d_real") or k.startswith("d_fake")]
+    loss_keys = [k for k in keys if k not in prob_keys]
+    panels = [p for p in (loss_keys, prob_keys) if p]
+    fig = Figure(figsize=(5.5 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        for key in panel:
+            values = np.asarray(curves[key], dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, label=_LABELS.get(key, key))
+        if panel is prob_keys:
+            ax.axhline(0.5, color="gray", linestyle=":", label="0.5 (equilibrium)")
+            ax.set_ylim(0, 1)
+            ax.set_ylabel("mean discriminator output")
+        else:
+            ax.axhline(math.log(2), color="gray", linestyle=":", label="log 2 = 0.69")
+            ax.set_ylabel("loss")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+_LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss"}
+
+
+def _as_pictures(images) -> np.ndarray:
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    elif array.ndim == 2 and array.shape[1] == 784:
+        array = array.reshape(-1, 28, 28)
+    if array.ndim != 3 or len(array) == 0:
+        raise ValueError(
+            f"images must be a non-empty batch shaped (N, H, W, 1), (N, H, W) or (N, 784), "
+            f"got {np.asarray(images).shape}."
+        )
+    return array
+
+
+def _finish(fig: Figure, path) -> Figure:
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", dpi=100)
+    return fig
