@@ -1,0 +1,230 @@
+"""Builders for the series' generators and discriminators, fixed for Keras 3.
+
+Every builder is a function that returns a plain functional ``keras.Model``: no training
+state lives here (that is ``gan_utils.training``'s job), and each model saves to and reloads
+from ``.keras`` with ``keras.models.load_model``.
+
+Conventions shared by every model:
+
+* a generator maps noise ``z`` of shape ``(batch, latent_dim)`` (and, if conditional, int
+  labels ``(batch,)`` in 0..9) to images ``(batch, 28, 28, 1)``, in [0, 1] after a sigmoid
+  output or in [-1, 1] after tanh;
+* a discriminator maps images ``(batch, 28, 28, 1)`` (and labels) to one **logit** per image,
+  shape ``(batch, 1)``: D(x) is ``sigmoid(logit)``. Losses use logits because
+  ``log(sigmoid(.))`` computed in one step is numerically stable.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+IMAGE_SHAPE = (28, 28, 1)
+LABEL_SCHEMES = ("onehot", "embedding")
+DCGAN_SIZES = {"classroom": 32, "gpu": 128}  # base filter count of each named size
+
+
+# --------------------------------------------------------------------------------------------
+# MLPs (seeds 004, 000 and 003)
+# --------------------------------------------------------------------------------------------
+
+def mlp_generator(latent_dim: int = 100, hidden: int = 256, name: str = "mlp_generator") -> keras.Model:
+    """Seed 004's generator: ``z (batch, latent_dim) -> Dense(hidden, relu) -> Dense(784, sigmoid)``.
+
+    Returns:
+        A model with output ``(batch, 28, 28, 1)`` in [0, 1].
+    """
+    z = keras.Input((latent_dim,), name="z")
+    h = layers.Dense(hidden, activation="relu")(z)
+    x = layers.Dense(784, activation="sigmoid")(h)
+    return _checked(keras.Model(z, layers.Reshape(IMAGE_SHAPE)(x), name=name), (None, *IMAGE_SHAPE))
+
+
+def mlp_discriminator(hidden: int = 256, name: str = "mlp_discriminator") -> keras.Model:
+    """Seed 004's discriminator: ``image (batch, 28, 28, 1) -> Dense(hidden, relu) -> logit (batch, 1)``."""
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = layers.Dense(hidden, activation="relu")(layers.Flatten()(x))
+    return _checked(keras.Model(x, layers.Dense(1, name="logit")(h), name=name), (None, 1))
+
+
+def bn_mlp_generator(latent_dim: int = 100, widths=(256, 512, 1024), name: str = "bn_mlp_generator") -> keras.Model:
+    """The deeper generator of seeds 000/003: Dense -> LeakyReLU(0.2) -> BatchNorm, three times.
+
+    ``BatchNormalization(momentum=0.8)`` is what the seeds mean; the PyTorch seed's
+    ``BatchNorm1d(n, 0.8)`` sets epsilon instead, a bug not copied here.
+
+    Returns:
+        A model ``z (batch, latent_dim) -> (batch, 28, 28, 1)`` in [-1, 1] (tanh).
+    """
+    z = keras.Input((latent_dim,), name="z")
+    h = z
+    for i, width in enumerate(widths):
+        h = layers.Dense(width)(h)
+        h = layers.LeakyReLU(0.2)(h)
+        if i > 0:  # as in the seeds, the first layer has no BatchNorm
+            h = layers.BatchNormalization(momentum=0.8)(h)
+    x = layers.Dense(784, activation="tanh")(h)
+    return _checked(keras.Model(z, layers.Reshape(IMAGE_SHAPE)(x), name=name), (None, *IMAGE_SHAPE))
+
+
+def bn_mlp_discriminator(widths=(512, 256), name: str = "bn_mlp_discriminator") -> keras.Model:
+    """The deeper discriminator of seeds 000/003: ``784 -> 512 -> 256 -> logit``, LeakyReLU(0.2)."""
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = layers.Flatten()(x)
+    for width in widths:
+        h = layers.LeakyReLU(0.2)(layers.Dense(width)(h))
+    return _checked(keras.Model(x, layers.Dense(1, name="logit")(h), name=name), (None, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# DCGAN (seeds 001 and 003; Radford et al. 2015)
+# --------------------------------------------------------------------------------------------
+
+def dcgan_generator(latent_dim: int = 100, size="classroom", name: str = "dcgan_generator") -> keras.Model:
+    """A DCGAN generator: ``z -> Dense(7*7*4b) -> 7x7 -> 14x14 -> 28x28`` with transposed convs.
+
+    Args:
+        latent_dim: length of the noise vector z.
+        size: "classroom" (base width b=32, sized for a 2-core CPU), "gpu" (b=128), or an int b.
+
+    Returns:
+        A model ``z (batch, latent_dim) -> (batch, 28, 28, 1)`` in [-1, 1] (tanh).
+        Layer by layer: (7, 7, 4b) -> (14, 14, 2b) -> (28, 28, 1).
+    """
+    z = keras.Input((latent_dim,), name="z")
+    return _checked(_dcgan_generator_body(z, z, _width(size), name), (None, *IMAGE_SHAPE))
+
+
+def dcgan_discriminator(size="classroom", dropout: float = 0.3, name: str = "dcgan_discriminator") -> keras.Model:
+    """A DCGAN discriminator: strided convolutions, LeakyReLU(0.2), dropout, no pooling.
+
+    Layer by layer: ``(28, 28, 1) -> (14, 14, 2b) -> (7, 7, 4b) -> logit (batch, 1)``,
+    with b the base width of ``size`` ("classroom": 32, "gpu": 128, or an int).
+    """
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    return _checked(_dcgan_discriminator_body(x, x, _width(size), dropout, name), (None, 1))
+
+
+def _dcgan_generator_body(inputs, h, b, name):
+    h = layers.Dense(7 * 7 * 4 * b, use_bias=False)(h)
+    h = layers.ReLU()(layers.BatchNormalization()(h))
+    h = layers.Reshape((7, 7, 4 * b))(h)
+    h = layers.Conv2DTranspose(2 * b, 4, strides=2, padding="same", use_bias=False)(h)
+    h = layers.ReLU()(layers.BatchNormalization()(h))
+    assert tuple(h.shape) == (None, 14, 14, 2 * b), h.shape
+    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh")(h)
+    return keras.Model(inputs, x, name=name)
+
+
+def _dcgan_discriminator_body(inputs, h, b, dropout, name):
+    h = layers.Conv2D(2 * b, 4, strides=2, padding="same")(h)
+    h = layers.Dropout(dropout)(layers.LeakyReLU(0.2)(h))
+    assert tuple(h.shape)[:3] == (None, 14, 14), h.shape
+    h = layers.Conv2D(4 * b, 4, strides=2, padding="same")(h)
+    h = layers.Dropout(dropout)(layers.LeakyReLU(0.2)(h))
+    assert tuple(h.shape)[:3] == (None, 7, 7), h.shape
+    logit = layers.Dense(1, name="logit")(layers.Flatten()(h))
+    return keras.Model(inputs, logit, name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Conditional models (seeds 002 and 004)
+# --------------------------------------------------------------------------------------------
+
+def conditional_mlp_generator(latent_dim: int = 100, num_classes: int = 10, label_scheme: str = "onehot",
+                              hidden: int = 256, name: str = "cmlp_generator") -> keras.Model:
+    """A conditional MLP generator G(z, y).
+
+    label_scheme:
+        "onehot" (seed 004): ``concat(z, one_hot(y)) -> Dense(hidden, relu) -> Dense(784, sigmoid)``.
+        "embedding" (seed 002): ``z * Embedding(y)`` (the label scales each noise dimension),
+        then the same MLP.
+
+    Returns:
+        A model ``[z (batch, latent_dim), y (batch,) int] -> (batch, 28, 28, 1)`` in [0, 1].
+    """
+    z, y = keras.Input((latent_dim,), name="z"), keras.Input((), dtype="int32", name="label")
+    h = _condition_vector(z, y, num_classes, label_scheme, latent_dim)
+    h = layers.Dense(hidden, activation="relu")(h)
+    x = layers.Reshape(IMAGE_SHAPE)(layers.Dense(784, activation="sigmoid")(h))
+    return _checked(keras.Model([z, y], x, name=name), (None, *IMAGE_SHAPE))
+
+
+def conditional_mlp_discriminator(num_classes: int = 10, label_scheme: str = "onehot", hidden: int = 256,
+                                  name: str = "cmlp_discriminator") -> keras.Model:
+    """A conditional MLP discriminator D(x, y) -> logit ``(batch, 1)``.
+
+    "onehot" (seed 004) concatenates ``one_hot(y)`` to the flattened image; "embedding"
+    (seed 002) embeds y as a 28x28 map and stacks it onto the image as a second channel.
+    """
+    x, y = keras.Input(IMAGE_SHAPE, name="image"), keras.Input((), dtype="int32", name="label")
+    h = layers.Flatten()(_condition_image(x, y, num_classes, label_scheme))
+    if label_scheme == "onehot":
+        h = layers.Concatenate()([h, _one_hot(y, num_classes)])
+    h = layers.Dense(hidden, activation="relu")(h)
+    return _checked(keras.Model([x, y], layers.Dense(1, name="logit")(h), name=name), (None, 1))
+
+
+def conditional_dcgan_generator(latent_dim: int = 100, num_classes: int = 10, label_scheme: str = "onehot",
+                                size="classroom", name: str = "cdcgan_generator") -> keras.Model:
+    """A conditional DCGAN generator: the label joins z (concatenated one-hot, or an embedding
+    multiplied in), then the DCGAN generator body.
+
+    Returns:
+        A model ``[z (batch, latent_dim), y (batch,) int] -> (batch, 28, 28, 1)`` in [-1, 1].
+    """
+    z, y = keras.Input((latent_dim,), name="z"), keras.Input((), dtype="int32", name="label")
+    h = _condition_vector(z, y, num_classes, label_scheme, latent_dim)
+    return _checked(_dcgan_generator_body([z, y], h, _width(size), name), (None, *IMAGE_SHAPE))
+
+
+def conditional_dcgan_discriminator(num_classes: int = 10, label_scheme: str = "onehot", size="classroom",
+                                    dropout: float = 0.3, name: str = "cdcgan_discriminator") -> keras.Model:
+    """A conditional DCGAN discriminator D(x, y) -> logit ``(batch, 1)``.
+
+    The label enters as extra image channels: the one-hot vector tiled to ``(28, 28, 10)``
+    ("onehot"), or a learned 28x28 embedding map ("embedding", seed 002).
+    """
+    x, y = keras.Input(IMAGE_SHAPE, name="image"), keras.Input((), dtype="int32", name="label")
+    h = _condition_image(x, y, num_classes, label_scheme)
+    return _checked(_dcgan_discriminator_body([x, y], h, _width(size), dropout, name), (None, 1))
+
+
+def _one_hot(y, num_classes):
+    return layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot")(y)
+
+
+def _condition_vector(z, y, num_classes, label_scheme, latent_dim):
+    _check_scheme(label_scheme)
+    if label_scheme == "onehot":
+        return layers.Concatenate()([z, _one_hot(y, num_classes)])
+    return layers.Multiply()([z, layers.Embedding(num_classes, latent_dim)(y)])
+
+
+def _condition_image(x, y, num_classes, label_scheme):
+    """The image with the label appended as channels: (28, 28, 1 + 10) or (28, 28, 2)."""
+    _check_scheme(label_scheme)
+    if label_scheme == "onehot":
+        tiled = layers.UpSampling2D(size=IMAGE_SHAPE[:2])(layers.Reshape((1, 1, num_classes))(_one_hot(y, num_classes)))
+    else:
+        tiled = layers.Reshape(IMAGE_SHAPE)(layers.Embedding(num_classes, 28 * 28)(y))
+    return layers.Concatenate(axis=-1)([x, tiled])
+
+
+def _check_scheme(label_scheme):
+    if label_scheme not in LABEL_SCHEMES:
+        raise ValueError(f"label_scheme must be one of {LABEL_SCHEMES}, got {label_scheme!r}.")
+
+
+def _width(size) -> int:
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        return size
+    if size in DCGAN_SIZES:
+        return DCGAN_SIZES[size]
+    raise ValueError(f"size must be one of {sorted(DCGAN_SIZES)} or a positive int, got {size!r}.")
+
+
+def _checked(model: keras.Model, expected_output) -> keras.Model:
+    """Pin the output shape, as the TF tutorial does: a shape that is asserted is a shape learned."""
+    assert tuple(model.output_shape) == tuple(expected_output), (model.name, model.output_shape)
+    return model

@@ -1,0 +1,216 @@
+"""The training engine: that it trains, reproduces, saves, resumes and explains mistakes."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from gan_utils import callbacks, data, models, training
+
+
+@pytest.fixture(scope="module")
+def twos():
+    images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
+    return images
+
+
+def _mlp_gan(seed=0, **kwargs):
+    keras.utils.set_random_seed(seed)
+    gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=seed, **kwargs)
+    gan.compile()
+    return gan
+
+
+def _d_means(gan, real, z):
+    d_real = float(ops.mean(ops.sigmoid(gan.discriminator(real))))
+    d_fake = float(ops.mean(ops.sigmoid(gan.discriminator(gan.generator(z)))))
+    return d_real, d_fake
+
+
+def test_a_few_steps_move_d_real_up_and_d_fake_down(twos):
+    gan = _mlp_gan()
+    real, z = twos[:200], gan.noise(200, seed=5)
+    before = _d_means(gan, real, z)
+    gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=1, steps_per_epoch=30, verbose=0)
+    after = _d_means(gan, real, z)
+    assert after[0] > before[0] + 0.1, (before, after)
+    assert after[1] < before[1] - 0.1, (before, after)
+
+
+def test_discriminator_weights_change_unlike_the_combined_model_trick(twos):
+    gan = _mlp_gan()
+    d_before = [w.copy() for w in gan.discriminator.get_weights()]
+    g_before = [w.copy() for w in gan.generator.get_weights()]
+    gan.fit(data.as_dataset(twos, batch_size=100), epochs=1, steps_per_epoch=2, verbose=0)
+    assert all(not np.allclose(a, b) for a, b in zip(d_before, gan.discriminator.get_weights()))
+    assert all(not np.allclose(a, b) for a, b in zip(g_before, gan.generator.get_weights()))
+
+
+def test_loss_values_at_equilibrium_and_confident_d():
+    zero = ops.zeros((8, 1))
+    assert math.isclose(float(training.discriminator_loss(zero, zero)), math.log(2), rel_tol=1e-6)
+    assert math.isclose(float(training.generator_loss(zero)), math.log(2), rel_tol=1e-6)
+    assert math.isclose(float(training.generator_loss(zero, "minimax")), -math.log(2), rel_tol=1e-6)
+    smoothed = float(training.discriminator_loss(ops.full((8, 1), 10.0), ops.full((8, 1), -10.0), 0.9))
+    assert smoothed > 0.4  # with targets at 0.9 an over-confident D is penalised
+
+
+def test_minimax_gradient_vanishes_when_d_rejects_fakes():
+    import tensorflow as tf
+
+    logits = tf.Variable(tf.fill((16, 1), -6.0))  # D(G(z)) = sigmoid(-6), about 0.0025
+    grads = {}
+    for kind in training.G_LOSSES:
+        with tf.GradientTape() as tape:
+            loss = training.generator_loss(logits, kind)
+        grads[kind] = float(tf.norm(tape.gradient(loss, logits)))
+    assert grads["minimax"] < grads["non_saturating"] / 100, grads
+
+
+def test_minimax_gives_g_a_smaller_gradient_early_in_real_training(twos):
+    norms = {}
+    for kind in training.G_LOSSES:
+        gan = _mlp_gan(g_loss=kind, track_grad_norm=True)
+        history = gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=1, steps_per_epoch=40, verbose=0)
+        norms[kind] = history.history["g_grad_norm"][-1]
+    assert norms["minimax"] < norms["non_saturating"] / 3, norms
+
+
+def test_same_seed_gives_identical_losses(twos):
+    runs = []
+    for _ in range(2):
+        gan = _mlp_gan(seed=3)
+        history = gan.fit(data.as_dataset(twos, batch_size=100, seed=3), epochs=2, steps_per_epoch=4, verbose=0)
+        runs.append(history.history)
+    assert runs[0] == runs[1]
+
+
+def test_saved_generator_reloads_and_samples_identically(tmp_path, twos):
+    gan = _mlp_gan(ema_decay=0.9)
+    gan.fit(data.as_dataset(twos, batch_size=100), epochs=1, steps_per_epoch=3, verbose=0)
+    path = gan.save_generator(tmp_path / "g.keras")
+    reloaded = keras.models.load_model(path)
+    z = gan.noise(16, seed=9)
+    np.testing.assert_allclose(reloaded.predict(z, verbose=0), gan.sample(z=z), atol=1e-6)
+    with pytest.raises(ValueError, match=r"\.keras file"):
+        gan.save_generator(tmp_path / "g.h5")
+
+
+def test_conditional_generator_reloads_and_draws_requested_labels(tmp_path):
+    keras.utils.set_random_seed(0)
+    gan = training.GAN(models.conditional_mlp_generator(), models.conditional_mlp_discriminator())
+    assert gan.conditional and gan.num_classes == 10
+    path = gan.save_generator(tmp_path / "cg.keras")
+    reloaded = keras.models.load_model(path)
+    z, labels = gan.noise(10, seed=1), np.arange(10)
+    np.testing.assert_allclose(reloaded.predict([z, labels], verbose=0), gan.sample(z=z, labels=labels), atol=1e-6)
+    assert gan.sample(labels=4, n=3).shape == (3, 28, 28, 1)
+
+
+def test_resumed_run_continues_from_the_epoch_where_it_stopped(tmp_path, twos):
+    ds = data.as_dataset(twos, batch_size=100).repeat()
+    gan = _mlp_gan()
+    with pytest.raises(KeyboardInterrupt):
+        gan.fit(ds, epochs=4, steps_per_epoch=3, verbose=0,
+                callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), callbacks.InterruptAtEpoch(2)])
+    weights_at_interrupt = [w.copy() for w in gan.generator.get_weights()]
+
+    fresh = _mlp_gan(seed=1)  # a new session: new objects, other initial weights
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    restored = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: np.testing.assert_allclose(fresh.generator.get_weights()[0], weights_at_interrupt[0]))
+    history = fresh.fit(ds, epochs=4, steps_per_epoch=3, verbose=0,
+                        callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), restored, record])
+    assert seen == [2, 3]  # epochs 0 and 1 were done before the interruption
+    assert len(history.history["d_loss"]) == 2
+    assert fresh.d_optimizer.iterations.numpy() == 12  # 6 steps before, 6 after: optimizer state came back
+
+
+def test_nan_loss_stops_training_with_a_clear_message(twos, capsys):
+    keras.utils.set_random_seed(0)
+    gan = training.GAN(models.mlp_generator(), models.mlp_discriminator())
+    gan.compile(d_optimizer=keras.optimizers.SGD(1e30), g_optimizer=keras.optimizers.SGD(1e30))  # diverges
+    history = gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=5, steps_per_epoch=4, verbose=0)
+    assert len(history.history["d_loss"]) == 1  # stopped during the first epoch
+    assert "NaN or infinite" in capsys.readouterr().err
+
+
+def test_wrong_image_shape_is_a_clear_error(twos):
+    gan = _mlp_gan()
+    flat = twos.reshape(len(twos), 784)
+    with pytest.raises(ValueError, match=r"shape \(batch, 784\).*expects \(batch, 28, 28, 1\)"):
+        gan.fit(data.as_dataset(flat, batch_size=50), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"z must have shape \(n, 100\)"):
+        gan.sample(z=np.zeros((3, 64)))
+
+
+def test_labels_for_an_unconditional_gan_are_a_clear_error(twos):
+    gan = _mlp_gan()
+    with pytest.raises(ValueError, match="unconditional"):
+        gan.fit(data.as_dataset(twos, np.full(len(twos), 2), batch_size=50), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="unconditional"):
+        gan.sample(4, labels=2)
+
+
+def test_conditional_gan_label_errors():
+    gan = training.GAN(models.conditional_mlp_generator(), models.conditional_mlp_discriminator())
+    with pytest.raises(ValueError, match="needs labels"):
+        gan.fit(data.as_dataset(np.zeros((8, 28, 28, 1), np.float32), batch_size=4), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="pass labels"):
+        gan.sample(4)
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.9, got \[12\]"):
+        gan.sample(2, labels=[1, 12])
+
+
+def test_mismatched_models_and_settings_are_clear_errors():
+    with pytest.raises(ValueError, match="both take one"):
+        training.GAN(models.mlp_generator(), models.conditional_mlp_discriminator())
+    with pytest.raises(ValueError, match="g_loss must be one of"):
+        training.GAN(models.mlp_generator(), models.mlp_discriminator(), g_loss="wasserstein")
+    with pytest.raises(ValueError, match="d_steps"):
+        training.GAN(models.mlp_generator(), models.mlp_discriminator(), d_steps=0)
+
+
+def test_sample_grid_writes_frames_and_a_gif(tmp_path, twos):
+    gan = _mlp_gan()
+    grid = callbacks.SampleGrid(n=4, every=2, out_dir=tmp_path, value_range="sigmoid", show=False)
+    gan.fit(data.as_dataset(twos, batch_size=100), epochs=3, steps_per_epoch=1, verbose=0, callbacks=[grid])
+    assert [p.name for p in grid.frames] == ["epoch_0002.png", "epoch_0003.png"]  # every 2nd, and the last
+    gif = grid.save_gif()
+    from PIL import Image
+
+    with Image.open(gif) as image:
+        assert image.format == "GIF" and image.n_frames == 2
+
+
+@pytest.mark.parametrize("builder_pair", [
+    (models.bn_mlp_generator, models.bn_mlp_discriminator),
+    (models.dcgan_generator, models.dcgan_discriminator),
+])
+def test_every_unconditional_architecture_trains_a_step(builder_pair):
+    g, d = builder_pair
+    gan = training.GAN(g(), d())
+    gan.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype(np.float32)
+    history = gan.fit(data.as_dataset(images, batch_size=8), epochs=1, verbose=0)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+
+
+@pytest.mark.parametrize("scheme", ["onehot", "embedding"])
+def test_conditional_dcgan_trains_a_step_with_both_label_schemes(scheme):
+    gan = training.GAN(models.conditional_dcgan_generator(label_scheme=scheme),
+                       models.conditional_dcgan_discriminator(label_scheme=scheme), ema_decay=0.99)
+    gan.compile()
+    images = np.zeros((16, 28, 28, 1), np.float32)
+    history = gan.fit(data.as_dataset(images, np.arange(16) % 10, batch_size=8), epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][-1])
+
+
+def test_model_builders_reject_unknown_options():
+    with pytest.raises(ValueError, match="size must be one of"):
+        models.dcgan_generator(size="huge")
+    with pytest.raises(ValueError, match="label_scheme must be one of"):
+        models.conditional_mlp_generator(label_scheme="concat")
