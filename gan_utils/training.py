@@ -13,6 +13,8 @@ One step, as in seed 004's formulation:
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -112,9 +114,11 @@ class GAN(keras.Model):
     # -- set-up ------------------------------------------------------------------------------
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile: bool = False,
-                steps_per_execution: int = 1, **kwargs):
+                steps_per_execution: int = 10, **kwargs):
         """Attach one optimizer per network (default: Adam, lr 2e-4, beta_1 0.5, from DCGAN).
 
+        ``steps_per_execution=10`` runs ten steps per call into the compiled graph, which
+        on a CPU cuts the per-step Python overhead that dominates small models.
         ``jit_compile=True`` asks for XLA, which Keras's "auto" never picks on a CPU; measure
         it (``benchmarks/bench_training.py``): it helps the MLPs on a CPU, not the conv nets.
         """
@@ -124,6 +128,7 @@ class GAN(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
         super().compile(optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution, **kwargs)
+        self._requested_steps_per_execution = steps_per_execution
 
     @property
     def metrics(self):
@@ -143,24 +148,21 @@ class GAN(keras.Model):
     def train_step(self, data):
         images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = ops.shape(images)[0]
+        for _ in range(self.d_steps - 1):  # extra D steps, each on fresh fakes
+            self._discriminator_step(images, labels, self.generator(self._g_inputs(self._noise(batch), labels),
+                                                                     training=True))
 
-        # Step 1: fix G, take gradient steps on D.
-        for _ in range(self.d_steps):
+        with tf.GradientTape() as g_tape:
             fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
-            with tf.GradientTape() as tape:
-                real_logits = self.discriminator(self._d_inputs(images, labels), training=True)
-                fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
-                d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
-            d_vars = self.discriminator.trainable_variables
-            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
-
-        # Step 2: fix D, take a gradient step on G.
-        with tf.GradientTape() as tape:
-            fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
+            # Step 1: fix G, take a gradient step on D (G's weights are not touched).
+            with g_tape.stop_recording():
+                d_loss, real_logits, fake_logits = self._discriminator_step(images, labels, fake)
+            # Step 2: fix D (now updated), take a gradient step on G through D's verdict on the
+            # same fakes, as PyTorch's DCGAN tutorial does: one generator pass serves both steps.
             g_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
             g_loss = generator_loss(g_logits, self.g_loss_kind)
         g_vars = self.generator.trainable_variables
-        g_grads = tape.gradient(g_loss, g_vars)
+        g_grads = g_tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         self._update_ema()
 
@@ -171,6 +173,17 @@ class GAN(keras.Model):
         for key, value in values.items():
             self._trackers[key].update_state(value)
         return {key: tracker.result() for key, tracker in self._trackers.items()}
+
+    def _discriminator_step(self, images, labels, fake):
+        """One gradient step on D: real images towards 1, ``fake`` (held fixed) towards 0."""
+        fake = ops.stop_gradient(fake)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(self._d_inputs(images, labels), training=True)
+            fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
+            d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        return d_loss, real_logits, fake_logits
 
     def _noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
@@ -201,10 +214,23 @@ class GAN(keras.Model):
         self._check_training_data(x, y)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
+        self._fit_steps_per_execution(kwargs.get("steps_per_epoch"))
         callbacks = list(callbacks or [])
         if not any(isinstance(c, StopOnNaN) for c in callbacks):
             callbacks.append(StopOnNaN())
         return super().fit(x, y, callbacks=callbacks, **kwargs)
+
+    def _fit_steps_per_execution(self, steps_per_epoch):
+        """Keras rounds an epoch up to whole executions; run exactly ``steps_per_epoch`` instead.
+
+        With ``steps_per_execution=10`` and ``steps_per_epoch=3``, Keras would train 10 steps
+        per epoch. The largest divisor of both is used instead (re-tracing the step if needed).
+        """
+        requested = getattr(self, "_requested_steps_per_execution", 1)
+        wanted = math.gcd(int(steps_per_epoch), requested) if steps_per_epoch else requested
+        if wanted != self.steps_per_execution:
+            self.steps_per_execution = wanted
+            self.train_function = None
 
     def noise(self, n: int, seed: int = 0) -> np.ndarray:
         """Fixed, reproducible noise ``(n, latent_dim)`` float32 from N(0, 1), drawn with NumPy."""
