@@ -61,7 +61,7 @@ def load_mnist(
         ValueError: for digits outside 0..9, an empty selection, an unknown split or range
             name, or an unreadable ``GAN_UTILS_MNIST`` file.
     """
-    wanted = _check_digits(digits)
+    wanted = check_digits(digits)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
     low, high = value_range_bounds(value_range)
@@ -108,7 +108,8 @@ def to_unit_range(images, value_range: str = "tanh") -> np.ndarray:
     return np.clip(unit, 0.0, 1.0)
 
 
-def _check_digits(digits):
+def check_digits(digits):
+    """Validate a digit selection: None (all digits), an int, or ints in 0..9; sorted, unique."""
     if digits is None:
         return None
     values = [digits] if np.isscalar(digits) else list(digits)

@@ -97,7 +97,37 @@ def plot_history(history, path=None, keys=None) -> Figure:
     return _finish(fig, path)
 
 
-_LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss"}
+def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch") -> Figure:
+    """Put the same curves of several runs side by side: one panel per key, one line per run.
+
+    Args:
+        histories: ``{run name: History or dict of curves}``, e.g. ``{"non-saturating": h1,
+            "minimax": h2}``.
+        keys: the curves to compare, e.g. ``["g_grad_norm", "d_fake"]``.
+
+    Returns:
+        The Figure, with ``len(keys)`` axes.
+    """
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    runs = {name: (h.history if hasattr(h, "history") else dict(h)) for name, h in histories.items()}
+    for name, curves in runs.items():
+        missing = [k for k in keys if k not in curves]
+        if missing:
+            raise ValueError(f"run {name!r} has no curves {missing}; it has {sorted(curves)}.")
+    fig = Figure(figsize=(4.5 * len(keys), 3.3))
+    for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
+        for name, curves in runs.items():
+            values = np.asarray(curves[key], dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, label=name)
+        ax.set_title(_LABELS.get(key, key))
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+_LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss",
+           "g_grad_norm": "norm of G's gradient"}
 
 
 def _as_pictures(images) -> np.ndarray:

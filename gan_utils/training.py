@@ -70,7 +70,8 @@ class GAN(keras.Model):
         g_loss: "non_saturating" (default) or "minimax".
         real_label: target for real images in D's loss; 0.9 is one-sided label smoothing.
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of G's weights in
-            ``ema_generator`` and sample from it: a cheap, well-known quality boost.
+            ``ema_generator`` and sample from it: a cheap, well-known quality boost. The decay
+            warms up as ``min(ema_decay, (1 + t) / (10 + t))`` after t generator steps.
         track_grad_norm: also log ``g_grad_norm``, the global norm of G's gradient.
         seed: seeds the in-graph noise, so the same seed gives the same run.
 
@@ -197,7 +198,10 @@ class GAN(keras.Model):
     def _update_ema(self):
         if self.ema_generator is None:
             return
-        decay = self.ema_decay
+        # Warm-up as in tf.train.ExponentialMovingAverage(num_updates): early on the average
+        # forgets quickly, so that a short run does not average in its random initial weights.
+        steps = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
         for average, current in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(decay * average + (1.0 - decay) * current)
 

@@ -53,3 +53,11 @@ def test_plot_history_errors():
         plotting.plot_history({})
     with pytest.raises(ValueError, match=r"no curves \['nope'\]"):
         plotting.plot_history({"d_loss": [1.0]}, keys=["nope"])
+
+
+def test_compare_curves_one_panel_per_key_one_line_per_run():
+    runs = {"a": {"g_loss": [1, 2], "d_fake": [0.1, 0.2]}, "b": {"g_loss": [2, 1], "d_fake": [0.3, 0.2]}}
+    fig = plotting.compare_curves(runs, ["g_loss", "d_fake"])
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 2 for ax in fig.axes)
+    with pytest.raises(ValueError, match=r"run 'a' has no curves \['nope'\]"):
+        plotting.compare_curves(runs, "nope")
