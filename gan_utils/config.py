@@ -125,8 +125,8 @@ def describe_runtime() -> str:
             )
     if quick_mode():
         lines.append(
-            f"QUICK MODE is ON ({QUICK_ENV}): every run is shrunk to a few steps, so the "
-            "pictures will be noise. Unset it for real results."
+            f"QUICK MODE is ON ({QUICK_ENV}): every training run is shrunk to seconds, so "
+            "results are rough. Unset it for the real thing."
         )
     else:
         lines.append(f"Quick mode is off: full-size runs ({QUICK_ENV}=1 shrinks them).")

@@ -21,7 +21,7 @@ from keras import layers
 
 IMAGE_SHAPE = (28, 28, 1)
 LABEL_SCHEMES = ("onehot", "embedding")
-DCGAN_SIZES = {"classroom": 32, "gpu": 128}  # base filter count of each named size
+DCGAN_SIZES = {"classroom": 16, "gpu": 64}  # base width b of each named size; gpu matches TF's tutorial
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,7 +85,8 @@ def dcgan_generator(latent_dim: int = 100, size="classroom", name: str = "dcgan_
 
     Args:
         latent_dim: length of the noise vector z.
-        size: "classroom" (base width b=32, sized for a 2-core CPU), "gpu" (b=128), or an int b.
+        size: "classroom" (base width b=16, sized for a 2-core CPU), "gpu" (b=64, the width of
+            TensorFlow's DCGAN tutorial), or an int b.
 
     Returns:
         A model ``z (batch, latent_dim) -> (batch, 28, 28, 1)`` in [-1, 1] (tanh).
@@ -99,7 +100,7 @@ def dcgan_discriminator(size="classroom", dropout: float = 0.3, name: str = "dcg
     """A DCGAN discriminator: strided convolutions, LeakyReLU(0.2), dropout, no pooling.
 
     Layer by layer: ``(28, 28, 1) -> (14, 14, 2b) -> (7, 7, 4b) -> logit (batch, 1)``,
-    with b the base width of ``size`` ("classroom": 32, "gpu": 128, or an int).
+    with b the base width of ``size`` ("classroom": 16, "gpu": 64, or an int).
     """
     x = keras.Input(IMAGE_SHAPE, name="image")
     return _checked(_dcgan_discriminator_body(x, x, _width(size), dropout, name), (None, 1))

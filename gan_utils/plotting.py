@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .data import to_unit_range
 
@@ -92,6 +93,7 @@ def plot_history(history, path=None, keys=None) -> Figure:
             ax.axhline(math.log(2), color="gray", linestyle=":", label="log 2 = 0.69")
             ax.set_ylabel("loss")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     fig.tight_layout()
     return _finish(fig, path)
@@ -121,7 +123,47 @@ def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch") -> F
             ax.plot(np.arange(1, len(values) + 1), values, label=name)
         ax.set_title(_LABELS.get(key, key))
         ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def bar_chart(values, labels=None, reference=None, reference_label: str = "reference", title: str = "",
+              ylabel: str = "", ylim=None, path=None) -> Figure:
+    """Bars for a handful of numbers, e.g. the share of each digit among generated samples.
+
+    Args:
+        values: K numbers, one bar each.
+        labels: K tick labels (default 0..K-1, the digits).
+        reference: optional number (a dashed line) or K numbers (grey markers), e.g. 0.1 for a
+            uniform share of ten digits, or the judge's per-digit accuracy on real images.
+
+    Returns:
+        The Figure, with one axes holding K bars.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"values must be a non-empty 1-D sequence, got shape {values.shape}.")
+    labels = [str(i) for i in range(len(values))] if labels is None else [str(x) for x in labels]
+    if len(labels) != len(values):
+        raise ValueError(f"labels has {len(labels)} entries for {len(values)} values.")
+    fig = Figure(figsize=(max(4.0, 0.45 * len(values) + 1.5), 3.0))
+    ax = fig.subplots()
+    positions = np.arange(len(values))
+    ax.bar(positions, values, color="tab:blue")
+    if reference is not None:
+        ref = np.asarray(reference, dtype=float)
+        if ref.ndim == 0:
+            ax.axhline(float(ref), color="gray", linestyle="--", label=reference_label)
+        else:
+            ax.plot(positions, ref, "o", color="gray", label=reference_label)
+        ax.legend(fontsize=8)
+    ax.set_xticks(positions, labels)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     fig.tight_layout()
     return _finish(fig, path)
 

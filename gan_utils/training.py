@@ -251,7 +251,8 @@ class GAN(keras.Model):
             use_ema: sample from the moving-average generator when there is one.
 
         Returns:
-            float32 images ``(n, 28, 28, 1)`` in the generator's output range.
+            float32 samples ``(n, *generator output shape)``, e.g. images ``(n, 28, 28, 1)``, in
+            the generator's output range.
         """
         if z is None and n is None:
             n = len(np.atleast_1d(labels)) if labels is not None else None
@@ -304,9 +305,9 @@ class GAN(keras.Model):
             image_shape, has_labels = tuple(np.shape(x)[1:]), y is not None
         if image_shape != self.image_shape:
             raise ValueError(
-                f"The training images have shape (batch, {', '.join(map(str, image_shape))}) but the "
-                f"discriminator expects (batch, {', '.join(map(str, self.image_shape))}). Load them "
-                f"with gan_utils.data.load_mnist, which gives (N, 28, 28, 1)."
+                f"The training data has shape (batch, {', '.join(map(str, image_shape))}) but the "
+                f"discriminator expects (batch, {', '.join(map(str, self.image_shape))}). Reshape the "
+                f"data (MNIST from gan_utils.data.load_mnist is (N, 28, 28, 1)) or build models for it."
             )
         if has_labels and not self.conditional:
             raise ValueError("The data has labels but this GAN is unconditional: use "

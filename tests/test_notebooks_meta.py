@@ -63,3 +63,10 @@ def test_uses_seed_runtime_report_and_quick_mode(path):
 def test_ends_with_a_checks_cell(path):
     last = _code_cells(_load(path))[-1]
     assert last.lstrip().startswith("# Checks") and "assert" in last
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_turns_on_inline_figures(path):
+    # gan_utils.plotting returns Figure objects; without the inline backend a notebook would
+    # show "<Figure size ...>" as text instead of the picture.
+    assert any(line.strip() == "%matplotlib inline" for cell in _code_cells(_load(path)) for line in cell.splitlines())

@@ -61,3 +61,15 @@ def test_compare_curves_one_panel_per_key_one_line_per_run():
     assert len(fig.axes) == 2 and all(len(ax.lines) == 2 for ax in fig.axes)
     with pytest.raises(ValueError, match=r"run 'a' has no curves \['nope'\]"):
         plotting.compare_curves(runs, "nope")
+
+
+def test_bar_chart_bars_and_reference(tmp_path):
+    fig = plotting.bar_chart(np.full(10, 0.1), reference=0.1, path=tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").read_bytes()[:8] == PNG_SIGNATURE
+    ax = fig.axes[0]
+    assert len(ax.patches) == 10 and len(ax.lines) == 1
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(10)]
+    per_digit = plotting.bar_chart([0.9, 1.0], labels=["a", "b"], reference=[0.95, 0.97])
+    assert len(per_digit.axes[0].lines) == 1 and len(per_digit.axes[0].lines[0].get_xdata()) == 2
+    with pytest.raises(ValueError, match="labels has 1 entries for 2 values"):
+        plotting.bar_chart([1, 2], labels=["a"])
