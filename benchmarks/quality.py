@@ -1,0 +1,150 @@
+"""Sample quality of the series' models, each beside its real-data reference.
+
+Trains the models of notebooks 2-4 at their CPU "full" budgets (or tiny ones with ``--quick``)
+with the same gan_utils calls and settings as the notebooks, then measures them with the
+judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the seeds' own models as
+written (fixed to train on Keras 3), the reference points the series promises to beat.
+
+    python benchmarks/quality.py --out results/          # about 25 minutes on a 2-core CPU
+    python benchmarks/quality.py --quick --out /tmp/q    # a few minutes
+    python benchmarks/quality.py --only dcgan
+
+``--out DIR`` writes DIR/<name>.npz with ``x``: float32 (N, 28, 28, 1) in [0, 1], N = 5,000,
+and for the conditional GAN ``labels``: the digit asked for, 500 of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gan_utils import config, data, metrics, models, training  # noqa: E402
+
+N_SAMPLES = 5_000
+
+
+def vanilla(quick: bool):
+    """Notebook 2's final model: the BatchNorm MLP of seeds 000/003 on the 2s, EMA sampling."""
+    images, _ = data.load_mnist(digits=2, value_range="tanh", verbose=False)
+    gan = training.GAN(models.bn_mlp_generator(), models.bn_mlp_discriminator(), ema_decay=0.999, seed=42)
+    gan.compile()
+    steps = 3_000 if quick else 18_000
+    gan.fit(data.as_dataset(images, batch_size=64, seed=42).repeat(), epochs=steps // 300,
+            steps_per_epoch=300, verbose=0)
+    return gan.sample(N_SAMPLES, seed=1), None, "tanh", [2], steps
+
+
+def dcgan(quick: bool):
+    """Notebook 3's classroom DCGAN on all digits, EMA sampling."""
+    images, _ = data.load_mnist(value_range="tanh", verbose=False)
+    gan = training.GAN(models.dcgan_generator(size="classroom"), models.dcgan_discriminator(size="classroom"),
+                       ema_decay=0.999, seed=42)
+    gan.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5))
+    steps = 600 if quick else 12_000
+    gan.fit(data.as_dataset(images, batch_size=32, seed=42).repeat(), epochs=10, steps_per_epoch=steps // 10,
+            verbose=0)
+    return gan.sample(N_SAMPLES, seed=1), None, "tanh", None, steps
+
+
+def cgan(quick: bool):
+    """Notebook 4's conditional DCGAN: one-hot label joined to z, tiled as image channels for D."""
+    images, labels = data.load_mnist(value_range="tanh", verbose=False)
+    gan = training.GAN(models.conditional_dcgan_generator(size="classroom"),
+                       models.conditional_dcgan_discriminator(size="classroom"), ema_decay=0.999, seed=42)
+    gan.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5))
+    steps = 600 if quick else 12_000
+    gan.fit(data.as_dataset(images, labels, batch_size=32, seed=42).repeat(), epochs=10,
+            steps_per_epoch=steps // 10, verbose=0)
+    asked = np.repeat(np.arange(10), N_SAMPLES // 10)
+    return gan.sample(labels=asked, seed=1), asked, "tanh", None, steps
+
+
+def seed004_vanilla(quick: bool):
+    """Anchor: seed 004's MLP on the 2s as written (20,000 steps, batch 100, Adam 1e-4 / 2e-4)."""
+    images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
+    gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=42)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(2e-4))
+    steps = 2_000 if quick else 20_000
+    gan.fit(data.as_dataset(images, batch_size=100, seed=42).repeat(), epochs=10, steps_per_epoch=steps // 10,
+            verbose=0)
+    return gan.sample(N_SAMPLES, seed=1), None, "sigmoid", [2], steps
+
+
+def seed004_cgan(quick: bool):
+    """Anchor: seed 004's one-hot MLP CGAN as written (latent 128, 30,000 steps, batch 50, Adam 2e-4)."""
+    images, labels = data.load_mnist(value_range="sigmoid", verbose=False)
+    gan = training.GAN(models.conditional_mlp_generator(latent_dim=128), models.conditional_mlp_discriminator(),
+                       seed=42)
+    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(2e-4))
+    steps = 3_000 if quick else 30_000
+    gan.fit(data.as_dataset(images, labels, batch_size=50, seed=42).repeat(), epochs=10,
+            steps_per_epoch=steps // 10, verbose=0)
+    asked = np.repeat(np.arange(10), N_SAMPLES // 10)
+    return gan.sample(labels=asked, seed=1), asked, "sigmoid", None, steps
+
+
+MODELS = {"vanilla": vanilla, "dcgan": dcgan, "cgan": cgan}
+ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed004_cgan": seed004_cgan}
+
+
+def report(name: str, result: dict, seconds: float, steps: int) -> str:
+    shares = result["histogram"] / result["histogram"].sum()
+    digits = result["digits"]
+    line = (f"{name:<16} {steps:>7,} steps {seconds:6.0f} s | FID {result['fid']:7.2f} "
+            f"(real {result['fid_real_reference']:.2f}, ratio {result['fid'] / result['fid_real_reference']:5.1f}x) | "
+            f"coverage {result['coverage']:.3f} (real {result['coverage_real_reference']:.3f}) | "
+            f"min digit share {shares.min():.3f}")
+    if digits is not None and len(digits) == 1:
+        line += f" | judged a {digits[0]}: {shares[digits[0]]:.1%}"
+    if "label_accuracy" in result:
+        worst = np.nanmin(result["per_digit_accuracy"])
+        line += (f" | label accuracy {result['label_accuracy']:.1%} (judge on real: "
+                 f"{result['accuracy_real_reference']:.1%}), worst digit {worst:.1%}")
+    return line
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: check that everything runs")
+    parser.add_argument("--out", type=Path, help="write <name>.npz sample files here")
+    parser.add_argument("--only", choices=sorted(MODELS) + sorted(ANCHORS), action="append",
+                        help="run only this model (repeatable)")
+    parser.add_argument("--anchors", action="store_true", help="also train the seeds' anchor models")
+    args = parser.parse_args(argv)
+
+    config.set_seed(42)
+    wanted = args.only or (list(MODELS) + (list(ANCHORS) if args.anchors else []))
+    judge = metrics.load_judge()
+    print(f"judge: test accuracy {judge.test_accuracy:.2%} on {judge.source}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name in wanted:
+        train = {**MODELS, **ANCHORS}[name]
+        start = time.perf_counter()
+        images, labels, value_range, digits, steps = train(args.quick)
+        seconds = time.perf_counter() - start
+        unit = data.to_unit_range(images, value_range).astype(np.float32)
+        result = metrics.evaluate(judge, unit, labels=labels, digits=digits)
+        lines.append(report(name, result, seconds, steps))
+        print(lines[-1], flush=True)
+        if args.out:
+            arrays = {"x": unit} if labels is None else {"x": unit, "labels": labels.astype(np.int64)}
+            np.savez_compressed(args.out / f"{name}.npz", **arrays)
+    print("\nSummary (" + ("quick budgets" if args.quick else "CPU full budgets") + "):")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
