@@ -5,7 +5,7 @@ with the same gan_utils calls and settings as the notebooks, then measures them 
 judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the seeds' own models as
 written (fixed to train on Keras 3), the reference points the series promises to beat.
 
-    python benchmarks/quality.py --out results/          # about 25 minutes on a 2-core CPU
+    python benchmarks/quality.py --out results/          # about 12 minutes on a 2-core CPU (--anchors: 20)
     python benchmarks/quality.py --quick --out /tmp/q    # a few minutes
     python benchmarks/quality.py --only dcgan
 
@@ -47,9 +47,9 @@ def dcgan(quick: bool):
     images, _ = data.load_mnist(value_range="tanh", verbose=False)
     gan = training.GAN(models.dcgan_generator(size="classroom"), models.dcgan_discriminator(size="classroom"),
                        ema_decay=0.999, seed=42)
-    gan.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5))
-    steps = 600 if quick else 12_000
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    steps = 1_000 if quick else 12_000
     gan.fit(data.as_dataset(images, batch_size=32, seed=42).repeat(), epochs=10, steps_per_epoch=steps // 10,
             verbose=0)
     return gan.sample(N_SAMPLES, seed=1), None, "tanh", None, steps
@@ -60,9 +60,9 @@ def cgan(quick: bool):
     images, labels = data.load_mnist(value_range="tanh", verbose=False)
     gan = training.GAN(models.conditional_dcgan_generator(size="classroom"),
                        models.conditional_dcgan_discriminator(size="classroom"), ema_decay=0.999, seed=42)
-    gan.compile(d_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5))
-    steps = 600 if quick else 12_000
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    steps = 1_000 if quick else 24_000
     gan.fit(data.as_dataset(images, labels, batch_size=32, seed=42).repeat(), epochs=10,
             steps_per_epoch=steps // 10, verbose=0)
     asked = np.repeat(np.arange(10), N_SAMPLES // 10)

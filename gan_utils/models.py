@@ -191,6 +191,28 @@ def conditional_dcgan_discriminator(num_classes: int = 10, label_scheme: str = "
     return _checked(_dcgan_discriminator_body([x, y], h, _width(size), dropout, name), (None, 1))
 
 
+def soft_label_generator(generator: keras.Model) -> keras.Model:
+    """The same conditional generator, but taking the label as a one-hot *vector*.
+
+    A one-hot label can then be blended, e.g. ``0.5 * one_hot(3) + 0.5 * one_hot(8)``, to
+    interpolate between classes. It works on a copy of ``generator`` (same weights at the time
+    of the call), so that the original keeps a graph that saves and reloads cleanly.
+
+    Returns:
+        A model ``[z (batch, latent_dim), y (batch, num_classes) float] -> images``.
+
+    Raises:
+        ValueError: for a generator without a one-hot label input (the "embedding" scheme
+            looks labels up in a table, which cannot be blended this way).
+    """
+    if len(generator.inputs) != 2 or not any(isinstance(x, layers.CategoryEncoding) for x in generator.layers):
+        raise ValueError("soft labels need a conditional generator built with label_scheme='onehot'.")
+    copy = keras.models.clone_model(generator)
+    copy.set_weights(generator.get_weights())
+    encoder = next(layer for layer in copy.layers if isinstance(layer, layers.CategoryEncoding))
+    return keras.Model([copy.inputs[0], encoder.output], copy.output, name=f"{generator.name}_soft")
+
+
 def _one_hot(y, num_classes):
     return layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot")(y)
 

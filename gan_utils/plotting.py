@@ -53,7 +53,7 @@ def image_grid(images, titles=None, ncols: int | None = None, value_range: str =
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout(pad=0.2)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_history(history, path=None, keys=None) -> Figure:
@@ -96,7 +96,7 @@ def plot_history(history, path=None, keys=None) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch") -> Figure:
@@ -126,7 +126,7 @@ def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch") -> F
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def bar_chart(values, labels=None, reference=None, reference_label: str = "reference", title: str = "",
@@ -165,7 +165,7 @@ def bar_chart(values, labels=None, reference=None, reference_label: str = "refer
     if ylim is not None:
         ax.set_ylim(*ylim)
     fig.tight_layout()
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 _LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss",
@@ -186,7 +186,8 @@ def _as_pictures(images) -> np.ndarray:
     return array
 
 
-def _finish(fig: Figure, path) -> Figure:
+def finish(fig: Figure, path=None) -> Figure:
+    """Save ``fig`` as a PNG at ``path`` (folders created) when a path is given; return ``fig``."""
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 from matplotlib.figure import Figure
+
+from .plotting import finish as _finish
 
 LOG2 = math.log(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -664,10 +665,3 @@ def _density(values, grid, name) -> np.ndarray:
         raise ValueError(f"{name} has no mass on this grid: widen the grid (make_grid(low, high)).")
     return values / mass
 
-
-def _finish(fig: Figure, path) -> Figure:
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=100)
-    return fig

@@ -214,3 +214,21 @@ def test_model_builders_reject_unknown_options():
         models.dcgan_generator(size="huge")
     with pytest.raises(ValueError, match="label_scheme must be one of"):
         models.conditional_mlp_generator(label_scheme="concat")
+
+
+def test_soft_label_generator_matches_hard_labels_and_rejects_embeddings():
+    generator = models.conditional_dcgan_generator()
+    soft = models.soft_label_generator(generator)
+    z = np.random.default_rng(0).standard_normal((3, 100)).astype(np.float32)
+    hard = generator.predict([z, np.array([1, 4, 9])], verbose=0)
+    blended = soft.predict([z, np.eye(10, dtype=np.float32)[[1, 4, 9]]], verbose=0)
+    np.testing.assert_allclose(hard, blended, atol=1e-5)
+    with pytest.raises(ValueError, match="label_scheme='onehot'"):
+        models.soft_label_generator(models.conditional_dcgan_generator(label_scheme="embedding"))
+
+
+def test_generator_still_saves_after_a_soft_label_view(tmp_path):
+    generator = models.conditional_dcgan_generator()
+    models.soft_label_generator(generator)
+    generator.save(tmp_path / "g.keras")
+    assert keras.models.load_model(tmp_path / "g.keras").output_shape == (None, 28, 28, 1)
