@@ -67,9 +67,7 @@ def set_seed(seed: int = 42) -> int:
     Returns:
         The seed, so that a notebook can print it.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
-    seed = int(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     try:
@@ -78,6 +76,13 @@ def set_seed(seed: int = 42) -> int:
         return seed
     keras.utils.set_random_seed(seed)
     return seed
+
+
+def check_seed(seed) -> int:
+    """Return ``seed`` as an int, or raise a ValueError unless it is a non-negative integer."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    return int(seed)
 
 
 def output_dir(*parts: str) -> Path:

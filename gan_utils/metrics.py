@@ -111,8 +111,7 @@ def load_judge(seed: int = 0, verbose: bool = True) -> Judge:
     Returns:
         A ``Judge``.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    seed = config.check_seed(seed)
     raw = data.load_raw_mnist()
     path = config.output_dir("judge") / f"judge-{raw.source}-seed{int(seed)}-{_data_hash(raw, seed)}.keras"
     if str(path) in _JUDGES:

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from .callbacks import StopOnNaN
+
 G_LOSSES = ("non_saturating", "minimax")
 
 
@@ -213,8 +215,6 @@ class GAN(keras.Model):
         ``x`` is a ``tf.data.Dataset`` of image batches (or ``(images, labels)`` batches for a
         conditional GAN), as made by ``gan_utils.data.as_dataset``, or an image array.
         """
-        from .callbacks import StopOnNaN  # local import: callbacks imports plotting
-
         self._check_training_data(x, y)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
