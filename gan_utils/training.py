@@ -5,10 +5,14 @@ stacked model, then ``train_on_batch``). On Keras 3 that discriminator never lea
 ``keras.Model`` subclass overrides ``train_step`` instead, so training runs through ``fit()``
 (progress bar, History, callbacks) as one compiled TensorFlow graph per step.
 
-One step, as in seed 004's formulation:
+One step, as in seed 004's formulation (``update="alternating"``, the default):
 
 1. fix G, take ``d_steps`` gradient steps on D to separate real images from G(z);
 2. fix D, take one gradient step on G to make D(G(z)) look real.
+
+``update="simultaneous"`` is the TensorFlow DCGAN tutorial's step instead: one forward pass,
+both gradients taken from the same verdicts, both networks updated at once. It skips the second
+look at the fakes by the updated D, so it is cheaper per step.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from keras import ops
 from .callbacks import StopOnNaN
 
 G_LOSSES = ("non_saturating", "minimax")
+UPDATES = ("alternating", "simultaneous")
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,6 +74,9 @@ class GAN(keras.Model):
             conditional GAN (the engine notices from the number of inputs).
         discriminator: ``images -> logits (batch, 1)``, or ``[images, labels] -> logits``.
         d_steps: discriminator steps per generator step.
+        update: "alternating" (default): D's step, then G's step against the updated D, as in
+            seed 004. "simultaneous": both gradients from one forward pass, as in TensorFlow's
+            DCGAN tutorial; about a third less work per step.
         g_loss: "non_saturating" (default) or "minimax".
         real_label: target for real images in D's loss; 0.9 is one-sided label smoothing.
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of G's weights in
@@ -82,12 +90,14 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
-                 g_loss: str = "non_saturating", real_label: float = 1.0, ema_decay: float | None = None,
+                 update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0, ema_decay: float | None = None,
                  track_grad_norm: bool = False, seed: int = 0, name: str = "gan", **kwargs):
         super().__init__(name=name, **kwargs)
         _check_pair(generator, discriminator)
         if g_loss not in G_LOSSES:
             raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}.")
+        if update not in UPDATES:
+            raise ValueError(f"update must be one of {UPDATES}, got {update!r}.")
         if not isinstance(d_steps, int) or d_steps < 1:
             raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}.")
         if not 0.5 < real_label <= 1.0:
@@ -101,6 +111,7 @@ class GAN(keras.Model):
         self.conditional = len(generator.inputs) == 2
         self.num_classes = _num_classes(generator) if self.conditional else None
         self.d_steps = d_steps
+        self.update = update
         self.g_loss_kind = g_loss
         self.real_label = float(real_label)
         self.ema_decay = ema_decay
@@ -154,7 +165,22 @@ class GAN(keras.Model):
         for _ in range(self.d_steps - 1):  # extra D steps, each on fresh fakes
             self._discriminator_step(images, labels, self.generator(self._g_inputs(self._noise(batch), labels),
                                                                      training=True))
+        if self.update == "alternating":
+            d_loss, g_loss, real_logits, fake_logits, g_grads = self._alternating_step(images, labels, batch)
+        else:
+            d_loss, g_loss, real_logits, fake_logits, g_grads = self._simultaneous_step(images, labels, batch)
+        self._update_ema()
 
+        values = {"d_loss": d_loss, "g_loss": g_loss,
+                  "d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
+        if self.track_grad_norm:
+            values["g_grad_norm"] = tf.linalg.global_norm(g_grads)
+        for key, value in values.items():
+            self._trackers[key].update_state(value)
+        return {key: tracker.result() for key, tracker in self._trackers.items()}
+
+    def _alternating_step(self, images, labels, batch):
+        """Seed 004's step: D's gradient step on fixed fakes, then G's step against the new D."""
         with tf.GradientTape() as g_tape:
             fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
             # Step 1: fix G, take a gradient step on D (G's weights are not touched).
@@ -167,26 +193,40 @@ class GAN(keras.Model):
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        self._update_ema()
+        return d_loss, g_loss, real_logits, fake_logits, g_grads
 
-        values = {"d_loss": d_loss, "g_loss": g_loss,
-                  "d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
-        if self.track_grad_norm:
-            values["g_grad_norm"] = tf.linalg.global_norm(g_grads)
-        for key, value in values.items():
-            self._trackers[key].update_state(value)
-        return {key: tracker.result() for key, tracker in self._trackers.items()}
+    def _simultaneous_step(self, images, labels, batch):
+        """TensorFlow's tutorial step: one forward pass, both networks updated from it."""
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
+            real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
+            d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
+            g_loss = generator_loss(fake_logits, self.g_loss_kind)
+        g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
+        g_grads = g_tape.gradient(g_loss, g_vars)
+        d_grads = d_tape.gradient(d_loss, d_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        return d_loss, g_loss, real_logits, fake_logits, g_grads
 
     def _discriminator_step(self, images, labels, fake):
         """One gradient step on D: real images towards 1, ``fake`` (held fixed) towards 0."""
         fake = ops.stop_gradient(fake)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(self._d_inputs(images, labels), training=True)
-            fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
+            real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
             d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         return d_loss, real_logits, fake_logits
+
+    def _discriminator_logits(self, images, fake, labels):
+        """D's logits ``(batch, 1)`` for the real images and for the fakes, in two calls.
+
+        Two calls rather than one on the concatenated batch: measured faster here, and a
+        BatchNorm in D would otherwise mix real and fake statistics.
+        """
+        return (self.discriminator(self._d_inputs(images, labels), training=True),
+                self.discriminator(self._d_inputs(fake, labels), training=True))
 
     def _noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)

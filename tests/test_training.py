@@ -48,6 +48,30 @@ def test_discriminator_weights_change_unlike_the_combined_model_trick(twos):
     assert all(not np.allclose(a, b) for a, b in zip(g_before, gan.generator.get_weights()))
 
 
+def test_simultaneous_update_gives_d_the_same_step_but_g_judged_by_the_old_d(twos):
+    """Alternating and simultaneous take the same D step; only G's verdict comes from a different D."""
+    def one_step(update):
+        gan = _mlp_gan(update=update)
+        gan.compile(steps_per_execution=1)
+        gan.fit(data.as_dataset(twos, batch_size=50, shuffle=False), epochs=1, steps_per_epoch=1, verbose=0)
+        return gan.discriminator.get_weights(), gan.generator.get_weights()
+
+    d_alt, g_alt = one_step("alternating")
+    d_sim, g_sim = one_step("simultaneous")
+    for a, b in zip(d_alt, d_sim):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert any(not np.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(g_alt, g_sim))
+
+
+def test_simultaneous_update_trains(twos):
+    gan = _mlp_gan(update="simultaneous")
+    real, z = twos[:200], gan.noise(200, seed=5)
+    before = _d_means(gan, real, z)
+    gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=1, steps_per_epoch=30, verbose=0)
+    after = _d_means(gan, real, z)
+    assert after[0] > before[0] + 0.1 and after[1] < before[1] - 0.1, (before, after)
+
+
 def test_loss_values_at_equilibrium_and_confident_d():
     zero = ops.zeros((8, 1))
     assert math.isclose(float(training.discriminator_loss(zero, zero)), math.log(2), rel_tol=1e-6)
@@ -172,6 +196,8 @@ def test_mismatched_models_and_settings_are_clear_errors():
         training.GAN(models.mlp_generator(), models.mlp_discriminator(), g_loss="wasserstein")
     with pytest.raises(ValueError, match="d_steps"):
         training.GAN(models.mlp_generator(), models.mlp_discriminator(), d_steps=0)
+    with pytest.raises(ValueError, match="update must be one of"):
+        training.GAN(models.mlp_generator(), models.mlp_discriminator(), update="together")
 
 
 def test_sample_grid_writes_frames_and_a_gif(tmp_path, twos):
