@@ -5,9 +5,10 @@ with the same gan_utils calls and settings as the notebooks, then measures them 
 judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the seeds' own models as
 written (fixed to train on Keras 3), the reference points the series promises to beat.
 
-    python benchmarks/quality.py --out results/          # about 12 minutes on a 2-core CPU (--anchors: 20)
+    python benchmarks/quality.py --out results/          # about 12 minutes on a 2-core CPU (--anchors: about 32)
     python benchmarks/quality.py --quick --out /tmp/q    # a few minutes
     python benchmarks/quality.py --only dcgan
+    python benchmarks/quality.py --only cgan --only cgan_plain   # what mismatched pairs do
 
 ``--out DIR`` writes DIR/<name>.npz with ``x``: float32 (N, 28, 28, 1) in [0, 1], N = 5,000,
 and for the conditional GAN ``labels``: the digit asked for, 500 of each.
@@ -55,18 +56,26 @@ def dcgan(quick: bool):
     return gan.sample(N_SAMPLES, seed=1), None, "tanh", None, steps
 
 
-def cgan(quick: bool):
-    """Notebook 4's conditional DCGAN: one-hot label joined to z, tiled as image channels for D."""
+def cgan(quick: bool, mismatched_pairs: bool = True, full_steps: int = 24_000):
+    """Notebook 4's conditional DCGAN: one-hot label joined to z, tiled as image channels for D;
+    real images under wrong labels as extra negatives for D."""
     images, labels = data.load_mnist(value_range="tanh", verbose=False)
     gan = training.GAN(models.conditional_dcgan_generator(size="classroom"),
-                       models.conditional_dcgan_discriminator(size="classroom"), ema_decay=0.999, seed=42)
+                       models.conditional_dcgan_discriminator(size="classroom"), ema_decay=0.999,
+                       mismatched_pairs=mismatched_pairs, seed=42)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
-    steps = 1_000 if quick else 24_000
+    steps = 1_000 if quick else full_steps
     gan.fit(data.as_dataset(images, labels, batch_size=32, seed=42).repeat(), epochs=10,
             steps_per_epoch=steps // 10, verbose=0)
     asked = np.repeat(np.arange(10), N_SAMPLES // 10)
     return gan.sample(labels=asked, seed=1), asked, "tanh", None, steps
+
+
+def cgan_plain(quick: bool):
+    """Ablation: notebook 4's model without mismatched pairs, for about the same training time
+    (30,000 steps: each step skips one pass of D over the real batch)."""
+    return cgan(quick, mismatched_pairs=False, full_steps=30_000)
 
 
 def seed004_vanilla(quick: bool):
@@ -93,8 +102,47 @@ def seed004_cgan(quick: bool):
     return gan.sample(labels=asked, seed=1), asked, "sigmoid", None, steps
 
 
+def seed003_dcgan_models():
+    """Seed 003's DCGAN ported to Keras as written, at 28x28 instead of its resized 32x32.
+
+    G: Dense(128*7*7) -> BN -> up -> conv 128 -> BN -> LeakyReLU -> up -> conv 64 -> BN ->
+    LeakyReLU -> conv 1, tanh. D: four stride-2 3x3 convs 16-32-64-128, each with LeakyReLU and
+    spatial dropout 0.25, BatchNorm after all but the first, then one dense logit. The seed's
+    ``BatchNorm2d(n, 0.8)`` sets epsilon to 0.8; that is kept, since this is the seed as written.
+    """
+    layers = keras.layers
+    z = keras.Input((100,))
+    h = layers.Reshape((7, 7, 128))(layers.Dense(128 * 7 * 7)(z))
+    h = layers.UpSampling2D()(layers.BatchNormalization()(h))
+    h = layers.LeakyReLU(0.2)(layers.BatchNormalization(epsilon=0.8)(layers.Conv2D(128, 3, padding="same")(h)))
+    h = layers.UpSampling2D()(h)
+    h = layers.LeakyReLU(0.2)(layers.BatchNormalization(epsilon=0.8)(layers.Conv2D(64, 3, padding="same")(h)))
+    generator = keras.Model(z, layers.Conv2D(1, 3, padding="same", activation="tanh")(h), name="seed003_g")
+    x = keras.Input((28, 28, 1))
+    h = x
+    for i, filters in enumerate((16, 32, 64, 128)):
+        h = layers.SpatialDropout2D(0.25)(layers.LeakyReLU(0.2)(layers.Conv2D(filters, 3, 2, padding="same")(h)))
+        if i > 0:
+            h = layers.BatchNormalization(epsilon=0.8)(h)
+    discriminator = keras.Model(x, layers.Dense(1)(layers.Flatten()(h)), name="seed003_d")
+    return generator, discriminator
+
+
+def seed003_dcgan(quick: bool):
+    """Anchor: seed 003's DCGAN as written (batch 256, Adam 2e-4, beta_1 0.5) for the 263 steps
+    that fit in 10 minutes on a 2-core CPU (about 2.3 s a step)."""
+    images, _ = data.load_mnist(value_range="tanh", verbose=False)
+    generator, discriminator = seed003_dcgan_models()
+    gan = training.GAN(generator, discriminator, seed=42)
+    gan.compile(steps_per_execution=1)
+    steps = 10 if quick else 263
+    gan.fit(data.as_dataset(images, batch_size=256, seed=42).repeat(), epochs=1, steps_per_epoch=steps, verbose=0)
+    return gan.sample(N_SAMPLES, seed=1), None, "tanh", None, steps
+
+
 MODELS = {"vanilla": vanilla, "dcgan": dcgan, "cgan": cgan}
-ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed004_cgan": seed004_cgan}
+ABLATIONS = {"cgan_plain": cgan_plain}  # run with --only
+ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed003_dcgan": seed003_dcgan, "seed004_cgan": seed004_cgan}
 
 
 def report(name: str, result: dict, seconds: float, steps: int) -> str:
@@ -117,7 +165,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: check that everything runs")
     parser.add_argument("--out", type=Path, help="write <name>.npz sample files here")
-    parser.add_argument("--only", choices=sorted(MODELS) + sorted(ANCHORS), action="append",
+    parser.add_argument("--only", choices=sorted(MODELS) + sorted(ANCHORS) + sorted(ABLATIONS), action="append",
                         help="run only this model (repeatable)")
     parser.add_argument("--anchors", action="store_true", help="also train the seeds' anchor models")
     args = parser.parse_args(argv)
@@ -130,7 +178,7 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     lines = []
     for name in wanted:
-        train = {**MODELS, **ANCHORS}[name]
+        train = {**MODELS, **ANCHORS, **ABLATIONS}[name]
         start = time.perf_counter()
         images, labels, value_range, digits, steps = train(args.quick)
         seconds = time.perf_counter() - start

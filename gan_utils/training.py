@@ -82,6 +82,10 @@ class GAN(keras.Model):
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of G's weights in
             ``ema_generator`` and sample from it: a cheap, well-known quality boost. The decay
             warms up as ``min(ema_decay, (1 + t) / (10 + t))`` after t generator steps.
+        mismatched_pairs: conditional GANs only. D also sees real images paired with a wrong
+            label as negatives (seed 002's point; Reed et al. 2016's "matching-aware" D), so
+            that it must check the label, not only whether the image looks real. D's loss
+            becomes ``-log D(x, y) - 1/2 [log(1 - D(G(z, y), y)) + log(1 - D(x, y_wrong))]``.
         track_grad_norm: also log ``g_grad_norm``, the global norm of G's gradient.
         seed: seeds the in-graph noise, so the same seed gives the same run.
 
@@ -91,7 +95,8 @@ class GAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
                  update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0, ema_decay: float | None = None,
-                 track_grad_norm: bool = False, seed: int = 0, name: str = "gan", **kwargs):
+                 mismatched_pairs: bool = False, track_grad_norm: bool = False, seed: int = 0,
+                 name: str = "gan", **kwargs):
         super().__init__(name=name, **kwargs)
         _check_pair(generator, discriminator)
         if g_loss not in G_LOSSES:
@@ -119,6 +124,9 @@ class GAN(keras.Model):
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
+        if mismatched_pairs and not self.conditional:
+            raise ValueError("mismatched_pairs needs a conditional GAN: an unconditional D sees no labels.")
+        self.mismatched_pairs = bool(mismatched_pairs)
         self.track_grad_norm = track_grad_norm
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["g_grad_norm"] if track_grad_norm else [])
@@ -200,7 +208,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
-            d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
+            d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
             g_loss = generator_loss(fake_logits, self.g_loss_kind)
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
         g_grads = g_tape.gradient(g_loss, g_vars)
@@ -214,7 +222,7 @@ class GAN(keras.Model):
         fake = ops.stop_gradient(fake)
         with tf.GradientTape() as tape:
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
-            d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
+            d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         return d_loss, real_logits, fake_logits
@@ -227,6 +235,17 @@ class GAN(keras.Model):
         """
         return (self.discriminator(self._d_inputs(images, labels), training=True),
                 self.discriminator(self._d_inputs(fake, labels), training=True))
+
+    def _discriminator_loss(self, images, labels, real_logits, fake_logits):
+        """D's loss; with ``mismatched_pairs``, real images under a wrong label count as fakes too."""
+        if not self.mismatched_pairs:
+            return discriminator_loss(real_logits, fake_logits, self.real_label)
+        # A wrong label for every image: add 1..num_classes-1 to the true one, modulo num_classes.
+        shift = keras.random.randint(ops.shape(labels), 1, self.num_classes, seed=self.seed_generator,
+                                     dtype=labels.dtype)
+        wrong_logits = self.discriminator([images, (labels + shift) % self.num_classes], training=True)
+        negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
+        return discriminator_loss(real_logits, negatives, self.real_label)
 
     def _noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)

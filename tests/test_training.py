@@ -153,6 +153,26 @@ def test_resumed_run_continues_from_the_epoch_where_it_stopped(tmp_path, twos):
     assert fresh.d_optimizer.iterations.numpy() == 12  # 6 steps before, 6 after: optimizer state came back
 
 
+def test_mismatched_pairs_teach_d_to_check_the_label():
+    """With real images under wrong labels as negatives, D learns to prefer the true label."""
+    images, labels = data.load_mnist(value_range="sigmoid", verbose=False)
+    wrong = (labels + 1 + np.arange(len(labels)) % 9) % 10
+    gaps = {}
+    for mismatched in (False, True):
+        keras.utils.set_random_seed(0)
+        gan = training.GAN(models.conditional_mlp_generator(), models.conditional_mlp_discriminator(),
+                           mismatched_pairs=mismatched, seed=0)
+        gan.compile()
+        history = gan.fit(data.as_dataset(images, labels, batch_size=64).repeat(), epochs=1,
+                          steps_per_epoch=150, verbose=0)
+        assert np.isfinite(history.history["d_loss"][-1])
+        d_true = ops.sigmoid(gan.discriminator([images[:1000], labels[:1000]]))
+        d_wrong = ops.sigmoid(gan.discriminator([images[:1000], wrong[:1000]]))
+        gaps[mismatched] = float(ops.mean(d_true) - ops.mean(d_wrong))
+    assert gaps[True] > 0.2, gaps
+    assert gaps[True] > gaps[False] + 0.1, gaps
+
+
 def test_nan_loss_stops_training_with_a_clear_message(twos, capsys):
     keras.utils.set_random_seed(0)
     gan = training.GAN(models.mlp_generator(), models.mlp_discriminator())
@@ -196,6 +216,8 @@ def test_mismatched_models_and_settings_are_clear_errors():
         training.GAN(models.mlp_generator(), models.mlp_discriminator(), g_loss="wasserstein")
     with pytest.raises(ValueError, match="d_steps"):
         training.GAN(models.mlp_generator(), models.mlp_discriminator(), d_steps=0)
+    with pytest.raises(ValueError, match="mismatched_pairs needs a conditional GAN"):
+        training.GAN(models.mlp_generator(), models.mlp_discriminator(), mismatched_pairs=True)
     with pytest.raises(ValueError, match="update must be one of"):
         training.GAN(models.mlp_generator(), models.mlp_discriminator(), update="together")
 
