@@ -85,7 +85,9 @@ class GAN(keras.Model):
         mismatched_pairs: conditional GANs only. D also sees real images paired with a wrong
             label as negatives (seed 002's point; Reed et al. 2016's "matching-aware" D), so
             that it must check the label, not only whether the image looks real. D's loss
-            becomes ``-log D(x, y) - 1/2 [log(1 - D(G(z, y), y)) + log(1 - D(x, y_wrong))]``.
+            (each term a batch mean) becomes ``1/2 [-log D(x, y)] + 1/4 [-log(1 - D(G(z, y), y))]
+            + 1/4 [-log(1 - D(x, y_wrong))]``, with ``y_wrong = (y + k) mod num_classes`` and
+            ``k`` uniform in 1..num_classes-1. D then costs one more pass over the real batch.
         track_grad_norm: also log ``g_grad_norm``, the global norm of G's gradient.
         seed: seeds the in-graph noise, so the same seed gives the same run.
 
