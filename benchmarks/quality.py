@@ -5,7 +5,7 @@ with the same gan_utils calls and settings as the notebooks, then measures them 
 judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the seeds' own models as
 written (fixed to train on Keras 3), the reference points the series promises to beat.
 
-    python benchmarks/quality.py --out results/          # about 12 minutes on a 2-core CPU (--anchors: about 32)
+    python benchmarks/quality.py --out results/          # about 13 minutes on a 2-core CPU (--anchors: about 24)
     python benchmarks/quality.py --quick --out /tmp/q    # a few minutes
     python benchmarks/quality.py --only dcgan
     python benchmarks/quality.py --only cgan --only cgan_plain   # what mismatched pairs do
