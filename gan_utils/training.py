@@ -173,12 +173,9 @@ class GAN(keras.Model):
         images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = ops.shape(images)[0]
         for _ in range(self.d_steps - 1):  # extra D steps, each on fresh fakes
-            self._discriminator_step(images, labels, self.generator(self._g_inputs(self._noise(batch), labels),
-                                                                     training=True))
-        if self.update == "alternating":
-            d_loss, g_loss, real_logits, fake_logits, g_grads = self._alternating_step(images, labels, batch)
-        else:
-            d_loss, g_loss, real_logits, fake_logits, g_grads = self._simultaneous_step(images, labels, batch)
+            self._discriminator_step(images, labels, self._fakes(batch, labels))
+        step = self._alternating_step if self.update == "alternating" else self._simultaneous_step
+        d_loss, g_loss, real_logits, fake_logits, g_grads = step(images, labels, batch)
         self._update_ema()
 
         values = {"d_loss": d_loss, "g_loss": g_loss,
@@ -192,7 +189,7 @@ class GAN(keras.Model):
     def _alternating_step(self, images, labels, batch):
         """Seed 004's step: D's gradient step on fixed fakes, then G's step against the new D."""
         with tf.GradientTape() as g_tape:
-            fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
+            fake = self._fakes(batch, labels)
             # Step 1: fix G, take a gradient step on D (G's weights are not touched).
             with g_tape.stop_recording():
                 d_loss, real_logits, fake_logits = self._discriminator_step(images, labels, fake)
@@ -208,7 +205,7 @@ class GAN(keras.Model):
     def _simultaneous_step(self, images, labels, batch):
         """TensorFlow's tutorial step: one forward pass, both networks updated from it."""
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = self.generator(self._g_inputs(self._noise(batch), labels), training=True)
+            fake = self._fakes(batch, labels)
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
             d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
             g_loss = generator_loss(fake_logits, self.g_loss_kind)
@@ -248,6 +245,10 @@ class GAN(keras.Model):
         wrong_logits = self.discriminator([images, (labels + shift) % self.num_classes], training=True)
         negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
         return discriminator_loss(real_logits, negatives, self.real_label)
+
+    def _fakes(self, batch, labels):
+        """G's images for a batch of fresh noise (and the batch's labels, if conditional)."""
+        return self.generator(self._g_inputs(self._noise(batch), labels), training=True)
 
     def _noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
