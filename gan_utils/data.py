@@ -121,6 +121,37 @@ def check_digits(digits):
     return sorted({int(d) for d in values})
 
 
+def check_labels(labels, n: int, num_classes: int = 10, broadcast: bool = False) -> np.ndarray:
+    """Validate class labels for ``n`` images; return them as int64 ``(n,)`` in 0..num_classes-1.
+
+    Args:
+        labels: ints ``(n,)`` (whole-valued floats pass too), or, with ``broadcast``, one int
+            for all ``n`` images.
+        n: how many images the labels belong to.
+        broadcast: accept a single int and repeat it ``n`` times (``sample(n, labels=3)``).
+
+    Raises:
+        ValueError: naming the problem: one-hot rows, a wrong shape, non-integers, or a class
+            outside 0..num_classes-1.
+    """
+    y = np.asarray(labels)
+    if broadcast and y.ndim == 0 and _is_int(y.item()):
+        y = np.full(n, y.item())
+    if y.ndim == 2 and y.shape[1] == num_classes:
+        raise ValueError(f"labels look one-hot, shape {y.shape}: pass labels.argmax(axis=1), shape ({n},).")
+    if y.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one digit per image, got {y.shape}.")
+    integral = np.issubdtype(y.dtype, np.integer) or (
+        np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and np.all(y == np.round(y))
+    )
+    if not integral or y.dtype == bool:
+        raise ValueError(f"labels must be integer digits 0..{num_classes - 1}, got dtype {y.dtype}.")
+    bad = np.unique(y[(y < 0) | (y >= num_classes)]).astype(np.int64).tolist()
+    if bad:
+        raise ValueError(f"labels must be in 0..{num_classes - 1}, got {bad[:5]}{' ...' if len(bad) > 5 else ''}.")
+    return y.astype(np.int64)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 

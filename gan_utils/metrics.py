@@ -334,7 +334,7 @@ def label_accuracy(judge: Judge, images, labels, value_range: str = "sigmoid") -
         ``{"overall": float, "per_digit": float64 array (10,)}``, with NaN for the digits
         absent from ``labels``.
     """
-    labels = check_labels(labels, len(as_unit_images(images, value_range)))
+    labels = data.check_labels(labels, len(as_unit_images(images, value_range)), NUM_CLASSES)
     return _label_accuracy(judge.predict(images, value_range), labels)
 
 
@@ -344,24 +344,6 @@ def _label_accuracy(predicted, labels) -> dict:
     for digit in np.unique(labels):
         per_digit[digit] = hits[labels == digit].mean()
     return {"overall": float(hits.mean()), "per_digit": per_digit}
-
-
-def check_labels(labels, n: int) -> np.ndarray:
-    """Check class labels for ``n`` images and return them as int64 ``(n,)`` in 0..9."""
-    y = np.asarray(labels)
-    if y.ndim == 2 and y.shape[1] == NUM_CLASSES:
-        raise ValueError(f"labels look one-hot, shape {y.shape}: pass labels.argmax(axis=1), shape ({n},).")
-    if y.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), one digit per image, got {y.shape}.")
-    integral = np.issubdtype(y.dtype, np.integer) or (
-        np.issubdtype(y.dtype, np.floating) and np.isfinite(y).all() and np.all(y == np.round(y))
-    )
-    if not integral or y.dtype == bool:
-        raise ValueError(f"labels must be integer digits 0..9, got dtype {y.dtype}.")
-    bad = np.unique(y[(y < 0) | (y > 9)]).astype(np.int64).tolist()
-    if bad:
-        raise ValueError(f"labels must be in 0..9, got {bad[:5]}{' ...' if len(bad) > 5 else ''}.")
-    return y.astype(np.int64)
 
 
 def class_histogram(judge: Judge, images, value_range: str = "sigmoid") -> np.ndarray:
@@ -499,7 +481,7 @@ def evaluate(judge: Judge, fake_images, labels=None, digits=None, value_range: s
     """
     fake = as_unit_images(fake_images, value_range)
     if labels is not None:
-        labels = check_labels(labels, len(fake))
+        labels = data.check_labels(labels, len(fake), NUM_CLASSES)
         digits = np.unique(labels).tolist() if digits is None else digits
     wanted = data.check_digits(digits)
     n = _evaluation_size(reference_n, len(fake), _available(wanted))

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from . import data
 from .callbacks import StopOnNaN
 
 G_LOSSES = ("non_saturating", "minimax")
@@ -338,15 +339,7 @@ class GAN(keras.Model):
         if labels is None:
             raise ValueError(f"This GAN is conditional: pass labels, e.g. sample(n, labels=3) "
                              f"or an int array of shape ({n},) in 0..{self.num_classes - 1}.")
-        array = np.asarray(labels)
-        if array.ndim == 0:
-            array = np.full(n, int(array))
-        if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
-            raise ValueError(f"labels must be ints of shape ({n},), got {array.dtype} {array.shape}.")
-        if array.min() < 0 or array.max() >= self.num_classes:
-            bad = sorted(set(array[(array < 0) | (array >= self.num_classes)].tolist()))
-            raise ValueError(f"labels must be in 0..{self.num_classes - 1}, got {bad}.")
-        return array.astype(np.int32)
+        return data.check_labels(labels, n, self.num_classes, broadcast=True).astype(np.int32)
 
     def save_generator(self, path) -> str:
         """Save the sampling generator as a plain ``.keras`` model (reload: ``keras.models.load_model``)."""

@@ -193,3 +193,28 @@ def test_as_dataset_errors():
         data.as_dataset(images, batch_size=64)
     with pytest.raises(ValueError, match=r"labels must have shape \(10,\)"):
         data.as_dataset(images, np.arange(9), batch_size=4)
+
+
+def test_check_labels_accepts_ints_and_whole_floats():
+    assert data.check_labels([3, 0, 9], 3).tolist() == [3, 0, 9]
+    assert data.check_labels(np.array([1.0, 2.0]), 2).dtype == np.int64
+    assert data.check_labels(4, 3, broadcast=True).tolist() == [4, 4, 4]  # one digit for all images
+    assert data.check_labels([0, 1, 2], 3, num_classes=3).tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "message"),
+    [
+        (np.eye(10)[[1, 2]], {}, "look one-hot"),
+        ([1, 2, 3], {}, r"labels must have shape \(2,\)"),
+        (4, {}, r"labels must have shape \(2,\)"),  # a single digit only with broadcast
+        ([0.5, 1.0], {}, "integer digits"),
+        ([True, False], {}, "integer digits"),
+        ([1, 12], {}, r"labels must be in 0\.\.9, got \[12\]"),
+        (-1, {"broadcast": True}, r"labels must be in 0\.\.9, got \[-1\]"),
+        ([0, 3], {"num_classes": 3}, r"labels must be in 0\.\.2, got \[3\]"),
+    ],
+)
+def test_check_labels_names_the_problem(labels, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.check_labels(labels, 2, **kwargs)
