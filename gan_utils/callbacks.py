@@ -1,15 +1,16 @@
-"""Keras callbacks for GAN training: progress pictures, a GIF, a NaN guard, and resuming."""
+"""Keras callbacks for GAN training: progress pictures, a GIF, FID over time, a NaN guard, resuming."""
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 
 import keras
 from PIL import Image
 
-from . import config
+from . import config, metrics
 from .plotting import image_grid
 
 
@@ -73,6 +74,55 @@ class SampleGrid(keras.callbacks.Callback):
         frames = [Image.open(p).convert("P", palette=Image.ADAPTIVE) for p in self.frames]
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(seconds_per_frame * 1000), loop=0)
         return path
+
+
+class FIDTracker(keras.callbacks.Callback):
+    """The classifier FID of the GAN's samples every ``every`` epochs, against training time.
+
+    A GAN's losses do not say whether its images get better; this does. After each check,
+    ``history["seconds"]`` (training time so far, the checks' own time left out),
+    ``history["steps"]`` (G's optimizer steps so far) and ``history["fid"]`` gain one value.
+    The history carries on across several ``fit()`` calls, e.g. after a resumed interruption.
+
+    Args:
+        judge: a ``gan_utils.metrics.Judge``.
+        n: samples per check, from the same fixed noise every time (2,000 takes about a
+            second on a CPU; FID is only comparable at the same ``n``).
+        every: check after every ``every``-th epoch.
+        labels: conditional GANs: the label of each of the ``n`` samples.
+        digits: the digits the GAN learns (None: all ten), as in ``metrics.evaluate``.
+        value_range: the generator's output range, "tanh" or "sigmoid".
+    """
+
+    def __init__(self, judge, n: int = 2_000, every: int = 1, labels=None, digits=None,
+                 value_range: str = "tanh", seed: int = 1):
+        super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}.")
+        self.judge, self.n, self.every, self.labels, self.digits = judge, n, every, labels, digits
+        self.value_range, self.seed = value_range, seed
+        self.history = {"seconds": [], "steps": [], "fid": []}
+        self._trained = 0.0
+        self._since = None
+
+    def on_train_begin(self, logs=None):
+        self._since = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self._trained += time.perf_counter() - self._since  # an interrupted run's time counts too
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        now = time.perf_counter()
+        self._trained += now - self._since
+        images = self.model.sample(self.n, labels=self.labels, seed=self.seed)
+        result = metrics.evaluate(self.judge, images, labels=self.labels, digits=self.digits,
+                                  value_range=self.value_range)
+        self.history["seconds"].append(self._trained)
+        self.history["steps"].append(int(self.model.g_optimizer.iterations))
+        self.history["fid"].append(result["fid"])
+        self._since = time.perf_counter()  # the check itself is not training time
 
 
 class StopOnNaN(keras.callbacks.Callback):

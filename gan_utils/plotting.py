@@ -99,13 +99,14 @@ def plot_history(history, path=None, keys=None) -> Figure:
     return finish(fig, path)
 
 
-def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch") -> Figure:
+def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch", x: str | None = None) -> Figure:
     """Put the same curves of several runs side by side: one panel per key, one line per run.
 
     Args:
         histories: ``{run name: History or dict of curves}``, e.g. ``{"non-saturating": h1,
-            "minimax": h2}``.
+            "minimax": h2}``, or ``FIDTracker`` callbacks.
         keys: the curves to compare, e.g. ``["g_grad_norm", "d_fake"]``.
+        x: the curve to put on the x-axis, e.g. ``"seconds"`` (default: 1, 2, 3, ...).
 
     Returns:
         The Figure, with ``len(keys)`` axes.
@@ -113,17 +114,19 @@ def compare_curves(histories: dict, keys, path=None, xlabel: str = "epoch") -> F
     keys = [keys] if isinstance(keys, str) else list(keys)
     runs = {name: (h.history if hasattr(h, "history") else dict(h)) for name, h in histories.items()}
     for name, curves in runs.items():
-        missing = [k for k in keys if k not in curves]
+        missing = [k for k in keys + ([x] if x else []) if k not in curves]
         if missing:
             raise ValueError(f"run {name!r} has no curves {missing}; it has {sorted(curves)}.")
     fig = Figure(figsize=(4.5 * len(keys), 3.3))
     for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
         for name, curves in runs.items():
             values = np.asarray(curves[key], dtype=float)
-            ax.plot(np.arange(1, len(values) + 1), values, label=name)
+            xs = np.asarray(curves[x], dtype=float) if x else np.arange(1, len(values) + 1)
+            ax.plot(xs, values, marker="." if x else None, label=name)
         ax.set_title(_LABELS.get(key, key))
         ax.set_xlabel(xlabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if not x:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     fig.tight_layout()
     return finish(fig, path)
@@ -169,7 +172,7 @@ def bar_chart(values, labels=None, reference=None, reference_label: str = "refer
 
 
 _LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss",
-           "g_grad_norm": "norm of G's gradient"}
+           "g_grad_norm": "norm of G's gradient", "fid": "classifier FID (lower is better)"}
 
 
 def _as_pictures(images) -> np.ndarray:

@@ -227,3 +227,24 @@ def test_input_errors(judge, test_digits):
         metrics.evaluate(judge, images, reference_n=50)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         metrics.load_judge(seed=-1)
+
+
+def test_fid_tracker_measures_the_sampler_across_fit_calls(judge):
+    from gan_utils import callbacks, models, plotting, training
+
+    twos, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
+    gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=0)
+    gan.compile()
+    tracker = callbacks.FIDTracker(judge, n=200, every=2, digits=2, value_range="sigmoid")
+    dataset = data.as_dataset(twos, batch_size=50).repeat()
+    gan.fit(dataset, epochs=4, steps_per_epoch=5, verbose=0, callbacks=[tracker])
+    gan.fit(dataset, epochs=2, steps_per_epoch=5, verbose=0, callbacks=[tracker])  # a second call carries on
+    assert tracker.history["steps"] == [10, 20, 30]
+    assert 0 < tracker.history["seconds"][0] < tracker.history["seconds"][1] < tracker.history["seconds"][2]
+    now = metrics.evaluate(judge, gan.sample(200, seed=1), digits=2)["fid"]
+    assert tracker.history["fid"][-1] == pytest.approx(now, rel=1e-6)  # the same samples, the same FID
+    assert tracker.history["fid"][0] != tracker.history["fid"][-1]
+    fig = plotting.compare_curves({"mlp": tracker}, "fid", x="seconds", xlabel="training seconds")
+    assert np.allclose(fig.axes[0].lines[0].get_xdata(), tracker.history["seconds"])
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        callbacks.FIDTracker(judge, every=0)
