@@ -5,7 +5,7 @@ with the same gan_utils calls and settings as the notebooks, then measures them 
 judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the seeds' own models as
 written (fixed to train on Keras 3), the reference points the series promises to beat.
 
-    python benchmarks/quality.py --out results/          # about 13 minutes on a 2-core CPU (--anchors: about 24)
+    python benchmarks/quality.py --out results/          # about 14 minutes on a 2-core CPU (--anchors: about 24)
     python benchmarks/quality.py --quick --out /tmp/q    # a few minutes
     python benchmarks/quality.py --only dcgan
     python benchmarks/quality.py --only cgan --only cgan_plain   # what mismatched pairs do
@@ -44,13 +44,13 @@ def vanilla(quick: bool):
 
 
 def dcgan(quick: bool):
-    """Notebook 3's classroom DCGAN on all digits, EMA sampling."""
+    """Notebook 3's classroom DCGAN on all digits (hidden dense layer and 7x7 refinement in G), EMA sampling."""
     images, _ = data.load_mnist(value_range="tanh", verbose=False)
     gan = training.GAN(models.dcgan_generator(size="classroom"), models.dcgan_discriminator(size="classroom"),
                        ema_decay=0.999, seed=42)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
-    steps = 1_000 if quick else 12_000
+    steps = 1_000 if quick else 20_000
     gan.fit(data.as_dataset(images, batch_size=32, seed=42).repeat(), epochs=10, steps_per_epoch=steps // 10,
             verbose=0)
     return gan.sample(N_SAMPLES, seed=1), None, "tanh", None, steps

@@ -257,6 +257,17 @@ def test_conditional_dcgan_trains_a_step_with_both_label_schemes(scheme):
     assert np.isfinite(history.history["g_loss"][-1])
 
 
+def test_dcgan_generator_depth_options_shape_by_shape():
+    def shapes(model):
+        return [tuple(layer.output.shape[1:]) for layer in model.layers
+                if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2DTranspose))]
+
+    assert shapes(models.dcgan_generator(size=8)) == [(256,), (7 * 7 * 32,), (7, 7, 32), (14, 14, 16), (28, 28, 1)]
+    assert shapes(models.dcgan_generator(size=8, hidden=None, refine=False)) == [(7 * 7 * 32,), (14, 14, 16), (28, 28, 1)]
+    plain = models.conditional_dcgan_generator(size=8)  # notebook 4's recipe: the plain body
+    assert shapes(plain) == [(7 * 7 * 32,), (14, 14, 16), (28, 28, 1)]
+
+
 def test_model_builders_reject_unknown_options():
     with pytest.raises(ValueError, match="size must be one of"):
         models.dcgan_generator(size="huge")
