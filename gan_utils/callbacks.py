@@ -92,6 +92,7 @@ class FIDTracker(keras.callbacks.Callback):
         labels: conditional GANs: the label of each of the ``n`` samples.
         digits: the digits the GAN learns (None: all ten), as in ``metrics.evaluate``.
         value_range: the generator's output range, "tanh" or "sigmoid".
+        seed: seed of the fixed noise (``GAN.noise``).
     """
 
     def __init__(self, judge, n: int = 2_000, every: int = 1, labels=None, digits=None,

@@ -135,8 +135,8 @@ def check_labels(labels, n: int, num_classes: int = 10, broadcast: bool = False)
             outside 0..num_classes-1.
     """
     y = np.asarray(labels)
-    if broadcast and y.ndim == 0 and _is_int(y.item()):
-        y = np.full(n, y.item())
+    if broadcast and y.ndim == 0:
+        y = np.full(n, y.item())  # then checked like any array
     if y.ndim == 2 and y.shape[1] == num_classes:
         raise ValueError(f"labels look one-hot, shape {y.shape}: pass labels.argmax(axis=1), shape ({n},).")
     if y.shape != (n,):

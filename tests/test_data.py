@@ -199,6 +199,7 @@ def test_check_labels_accepts_ints_and_whole_floats():
     assert data.check_labels([3, 0, 9], 3).tolist() == [3, 0, 9]
     assert data.check_labels(np.array([1.0, 2.0]), 2).dtype == np.int64
     assert data.check_labels(4, 3, broadcast=True).tolist() == [4, 4, 4]  # one digit for all images
+    assert data.check_labels(2.0, 2, broadcast=True).tolist() == [2, 2]
     assert data.check_labels([0, 1, 2], 3, num_classes=3).tolist() == [0, 1, 2]
 
 
@@ -212,6 +213,8 @@ def test_check_labels_accepts_ints_and_whole_floats():
         ([True, False], {}, "integer digits"),
         ([1, 12], {}, r"labels must be in 0\.\.9, got \[12\]"),
         (-1, {"broadcast": True}, r"labels must be in 0\.\.9, got \[-1\]"),
+        (True, {"broadcast": True}, "integer digits"),
+        (2.5, {"broadcast": True}, "integer digits"),
         ([0, 3], {"num_classes": 3}, r"labels must be in 0\.\.2, got \[3\]"),
     ],
 )
