@@ -143,6 +143,7 @@ def seed003_dcgan(quick: bool):
 MODELS = {"vanilla": vanilla, "dcgan": dcgan, "cgan": cgan}
 ABLATIONS = {"cgan_plain": cgan_plain}  # run with --only
 ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed003_dcgan": seed003_dcgan, "seed004_cgan": seed004_cgan}
+RUNS = {**MODELS, **ANCHORS, **ABLATIONS}
 
 
 def report(name: str, result: dict, seconds: float, steps: int) -> str:
@@ -165,7 +166,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: check that everything runs")
     parser.add_argument("--out", type=Path, help="write <name>.npz sample files here")
-    parser.add_argument("--only", choices=sorted(MODELS) + sorted(ANCHORS) + sorted(ABLATIONS), action="append",
+    parser.add_argument("--only", choices=sorted(RUNS), action="append",
                         help="run only this model (repeatable)")
     parser.add_argument("--anchors", action="store_true", help="also train the seeds' anchor models")
     args = parser.parse_args(argv)
@@ -178,7 +179,7 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     lines = []
     for name in wanted:
-        train = {**MODELS, **ANCHORS, **ABLATIONS}[name]
+        train = RUNS[name]
         start = time.perf_counter()
         images, labels, value_range, digits, steps = train(args.quick)
         seconds = time.perf_counter() - start

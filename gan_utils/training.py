@@ -97,9 +97,9 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
-                 update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0, ema_decay: float | None = None,
-                 mismatched_pairs: bool = False, track_grad_norm: bool = False, seed: int = 0,
-                 name: str = "gan", **kwargs):
+                 update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0,
+                 ema_decay: float | None = None, mismatched_pairs: bool = False, track_grad_norm: bool = False,
+                 seed: int = 0, name: str = "gan", **kwargs):
         super().__init__(name=name, **kwargs)
         _check_pair(generator, discriminator)
         if g_loss not in G_LOSSES:

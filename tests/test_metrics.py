@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from gan_utils import data, metrics
+from gan_utils import callbacks, data, metrics, models, plotting, training
 
 # FID strengths chosen so that the order below holds with a wide margin (measured with the
 # offline sample's judge, 500 images against 1,000 training images): real ~5, noise ~14,
@@ -230,8 +230,6 @@ def test_input_errors(judge, test_digits):
 
 
 def test_fid_tracker_measures_the_sampler_across_fit_calls(judge):
-    from gan_utils import callbacks, models, plotting, training
-
     twos, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
     gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=0)
     gan.compile()
