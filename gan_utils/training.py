@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from . import data
+from . import augment, data
 from .callbacks import StopOnNaN
 
 G_LOSSES = ("non_saturating", "minimax")
@@ -89,6 +89,10 @@ class GAN(keras.Model):
             (each term a batch mean) becomes ``1/2 [-log D(x, y)] + 1/4 [-log(1 - D(G(z, y), y))]
             + 1/4 [-log(1 - D(x, y_wrong))]``, with ``y_wrong = (y + k) mod num_classes`` and
             ``k`` uniform in 1..num_classes-1. D then costs one more pass over the real batch.
+        augment_shift: DiffAugment (Zhao et al. 2020): every image D sees, real or fake, in D's
+            step and in G's step, is first shifted by up to this many pixels, each image by its
+            own random amount. D then cannot memorise a small training set pixel by pixel, and
+            G is still asked for unshifted images. 0 (default) turns it off.
         track_grad_norm: also log ``g_grad_norm``, the global norm of G's gradient.
         seed: seeds the in-graph noise, so the same seed gives the same run.
 
@@ -98,8 +102,8 @@ class GAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
                  update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0,
-                 ema_decay: float | None = None, mismatched_pairs: bool = False, track_grad_norm: bool = False,
-                 seed: int = 0, name: str = "gan", **kwargs):
+                 ema_decay: float | None = None, mismatched_pairs: bool = False, augment_shift: int = 0,
+                 track_grad_norm: bool = False, seed: int = 0, name: str = "gan", **kwargs):
         super().__init__(name=name, **kwargs)
         _check_pair(generator, discriminator)
         if g_loss not in G_LOSSES:
@@ -130,6 +134,7 @@ class GAN(keras.Model):
         if mismatched_pairs and not self.conditional:
             raise ValueError("mismatched_pairs needs a conditional GAN: an unconditional D sees no labels.")
         self.mismatched_pairs = bool(mismatched_pairs)
+        self.augment_shift = augment.check_shift(augment_shift)
         self.track_grad_norm = track_grad_norm
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["g_grad_norm"] if track_grad_norm else [])
@@ -196,7 +201,7 @@ class GAN(keras.Model):
                 d_loss, real_logits, fake_logits = self._discriminator_step(images, labels, fake)
             # Step 2: fix D (now updated), take a gradient step on G through D's verdict on the
             # same fakes, as PyTorch's DCGAN tutorial does: one generator pass serves both steps.
-            g_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
+            g_logits = self._judge(fake, labels)
             g_loss = generator_loss(g_logits, self.g_loss_kind)
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_loss, g_vars)
@@ -233,8 +238,7 @@ class GAN(keras.Model):
         Two calls rather than one on the concatenated batch: measured faster here, and a
         BatchNorm in D would otherwise mix real and fake statistics.
         """
-        return (self.discriminator(self._d_inputs(images, labels), training=True),
-                self.discriminator(self._d_inputs(fake, labels), training=True))
+        return self._judge(images, labels), self._judge(fake, labels)
 
     def _discriminator_loss(self, images, labels, real_logits, fake_logits):
         """D's loss; with ``mismatched_pairs``, real images under a wrong label count as fakes too."""
@@ -243,9 +247,14 @@ class GAN(keras.Model):
         # A wrong label for every image: add 1..num_classes-1 to the true one, modulo num_classes.
         shift = keras.random.randint(ops.shape(labels), 1, self.num_classes, seed=self.seed_generator,
                                      dtype=labels.dtype)
-        wrong_logits = self.discriminator([images, (labels + shift) % self.num_classes], training=True)
+        wrong_logits = self._judge(images, (labels + shift) % self.num_classes)
         negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
         return discriminator_loss(real_logits, negatives, self.real_label)
+
+    def _judge(self, images, labels):
+        """D's logits ``(batch, 1)`` for training, on augmented images when ``augment_shift`` is set."""
+        images = augment.random_shift(images, self.augment_shift, self.seed_generator)
+        return self.discriminator(self._d_inputs(images, labels), training=True)
 
     def _fakes(self, batch, labels):
         """G's images for a batch of fresh noise (and the batch's labels, if conditional)."""
