@@ -9,6 +9,7 @@ written (fixed to train on Keras 3), the reference points the series promises to
     python benchmarks/quality.py --quick --out /tmp/q    # a few minutes
     python benchmarks/quality.py --only dcgan
     python benchmarks/quality.py --only cgan --only cgan_plain   # what mismatched pairs do
+    python benchmarks/quality.py --only dcgan --only dcgan_augment   # what DiffAugment does
 
 ``--out DIR`` writes DIR/<name>.npz with ``x``: float32 (N, 28, 28, 1) in [0, 1], N = 5,000,
 and for the conditional GAN ``labels``: the digit asked for, 500 of each.
@@ -43,11 +44,11 @@ def vanilla(quick: bool):
     return gan.sample(N_SAMPLES, seed=1), None, "tanh", [2], steps
 
 
-def dcgan(quick: bool):
+def dcgan(quick: bool, augment_shift: int = 0):
     """Notebook 3's classroom DCGAN on all digits (hidden dense layer and 7x7 refinement in G), EMA sampling."""
     images, _ = data.load_mnist(value_range="tanh", verbose=False)
     gan = training.GAN(models.dcgan_generator(size="classroom"), models.dcgan_discriminator(size="classroom"),
-                       ema_decay=0.999, seed=42)
+                       ema_decay=0.999, augment_shift=augment_shift, seed=42)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
     steps = 1_000 if quick else 20_000
@@ -76,6 +77,11 @@ def cgan_plain(quick: bool):
     """Ablation: notebook 4's model without mismatched pairs, for about the same training time
     (30,000 steps: each step skips one pass of D over the real batch)."""
     return cgan(quick, mismatched_pairs=False, full_steps=30_000)
+
+
+def dcgan_augment(quick: bool):
+    """Ablation: notebook 3's DCGAN with DiffAugment (every image D sees shifted by up to 2 pixels)."""
+    return dcgan(quick, augment_shift=2)
 
 
 def seed004_vanilla(quick: bool):
@@ -141,7 +147,7 @@ def seed003_dcgan(quick: bool):
 
 
 MODELS = {"vanilla": vanilla, "dcgan": dcgan, "cgan": cgan}
-ABLATIONS = {"cgan_plain": cgan_plain}  # run with --only
+ABLATIONS = {"cgan_plain": cgan_plain, "dcgan_augment": dcgan_augment}  # run with --only
 ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed003_dcgan": seed003_dcgan, "seed004_cgan": seed004_cgan}
 RUNS = {**MODELS, **ANCHORS, **ABLATIONS}
 
