@@ -91,8 +91,9 @@ class GAN(keras.Model):
             ``k`` uniform in 1..num_classes-1. D then costs one more pass over the real batch.
         augment_shift: DiffAugment (Zhao et al. 2020): every image D sees, real or fake, in D's
             step and in G's step, is first shifted by up to this many pixels, each image by its
-            own random amount. D then cannot memorise a small training set pixel by pixel, and
-            G is still asked for unshifted images. 0 (default) turns it off.
+            own random amount. D then finds a small training set much harder to memorise, and
+            G is still asked for unshifted images. 0 (default) turns it off. Notebook 3 measures
+            what it costs.
         track_grad_norm: also log ``g_grad_norm``, the global norm of G's gradient.
         seed: seeds the in-graph noise, so the same seed gives the same run.
 
@@ -201,7 +202,7 @@ class GAN(keras.Model):
                 d_loss, real_logits, fake_logits = self._discriminator_step(images, labels, fake)
             # Step 2: fix D (now updated), take a gradient step on G through D's verdict on the
             # same fakes, as PyTorch's DCGAN tutorial does: one generator pass serves both steps.
-            g_logits = self._judge(fake, labels)
+            g_logits = self._d_logits(fake, labels)
             g_loss = generator_loss(g_logits, self.g_loss_kind)
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(g_loss, g_vars)
@@ -238,7 +239,7 @@ class GAN(keras.Model):
         Two calls rather than one on the concatenated batch: measured faster here, and a
         BatchNorm in D would otherwise mix real and fake statistics.
         """
-        return self._judge(images, labels), self._judge(fake, labels)
+        return self._d_logits(images, labels), self._d_logits(fake, labels)
 
     def _discriminator_loss(self, images, labels, real_logits, fake_logits):
         """D's loss; with ``mismatched_pairs``, real images under a wrong label count as fakes too."""
@@ -247,11 +248,11 @@ class GAN(keras.Model):
         # A wrong label for every image: add 1..num_classes-1 to the true one, modulo num_classes.
         shift = keras.random.randint(ops.shape(labels), 1, self.num_classes, seed=self.seed_generator,
                                      dtype=labels.dtype)
-        wrong_logits = self._judge(images, (labels + shift) % self.num_classes)
+        wrong_logits = self._d_logits(images, (labels + shift) % self.num_classes)
         negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
         return discriminator_loss(real_logits, negatives, self.real_label)
 
-    def _judge(self, images, labels):
+    def _d_logits(self, images, labels):
         """D's logits ``(batch, 1)`` for training, on augmented images when ``augment_shift`` is set."""
         images = augment.random_shift(images, self.augment_shift, self.seed_generator)
         return self.discriminator(self._d_inputs(images, labels), training=True)

@@ -68,9 +68,9 @@ def test_d_sees_shifted_images_in_training():
     images = _dots(16)
     plain = training.GAN(models.dcgan_generator(), models.dcgan_discriminator(), seed=3)
     shifted = training.GAN(plain.generator, plain.discriminator, augment_shift=2, seed=3)
-    np.testing.assert_allclose(plain._judge(images, None), plain.discriminator(images, training=True), atol=1e-6)
+    np.testing.assert_allclose(plain._d_logits(images, None), plain.discriminator(images, training=True), atol=1e-6)
     expected = plain.discriminator(augment.random_shift(images, 2, keras.random.SeedGenerator(3)), training=True)
-    np.testing.assert_allclose(shifted._judge(images, None), expected, atol=1e-6)
+    np.testing.assert_allclose(shifted._d_logits(images, None), expected, atol=1e-6)
 
 
 def test_an_augmented_dcgan_trains():
