@@ -1,0 +1,28 @@
+"""The package builds with today's setuptools and installs without touching TensorFlow."""
+
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_licence_is_an_spdx_expression_with_a_setuptools_that_reads_it():
+    # The table form `license = {text = ...}` is deprecated by setuptools; an isolated build
+    # (Colab's pip install) takes the newest setuptools, so the old form would break one day.
+    assert PROJECT["project"]["license"] == "MIT"
+    assert (ROOT / "LICENSE").is_file()
+    requires = PROJECT["build-system"]["requires"]
+    assert any(r.replace(" ", "").startswith("setuptools>=") and
+               int(r.split(">=")[1].split(".")[0]) >= 77 for r in requires), requires
+
+
+def test_tensorflow_is_only_an_extra():
+    # Colab has its own GPU build of TensorFlow; installing gan_utils must not replace it.
+    assert not any("tensorflow" in d.lower() for d in PROJECT["project"]["dependencies"])
+    assert any(d.startswith("tensorflow") for d in PROJECT["project"]["optional-dependencies"]["tf"])
