@@ -13,9 +13,13 @@ and draws its randomness from a ``keras.random.SeedGenerator``, so a seeded run 
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
-from keras import ops
+from .backend import require_tensorflow
+
+require_tensorflow()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
 
 
 def random_shift(images, max_shift: int, seed):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,20 +277,38 @@ def read_mnist_npz(path) -> RawMnist:
     )
 
 
-def as_dataset(images, labels=None, batch_size: int = 64, shuffle: bool = True, seed: int = 0,
-               drop_remainder: bool = True):
+def as_dataset(images, labels=None, batch_size: int = 64, shuffle: bool = True, seed: int | None = 0,
+               drop_remainder: bool = True, num_classes: int = 10):
     """Wrap arrays in a ``tf.data.Dataset`` that caches, shuffles, batches and prefetches.
 
     Args:
         images: float32 array ``(N, ...)``, for example ``(N, 28, 28, 1)``.
-        labels: optional int array ``(N,)``; when given, batches are ``(images, labels)``.
+        labels: optional class labels ``(N,)``, ints in 0..num_classes-1 (whole-valued floats
+            pass too); when given, batches are ``(images, labels)``.
         batch_size: images per batch; must not exceed N when ``drop_remainder`` is True.
-        shuffle: reshuffle every epoch with a fixed ``seed`` (reproducible order).
+        shuffle: reshuffle every pass over the data, in an order fixed by ``seed``.
+        seed: with TensorFlow's global seed (``config.set_seed``), fixes the order of every pass.
         drop_remainder: keep every batch the same size (a compiled train step likes that).
+        num_classes: how many classes the labels may name.
 
     Returns:
         A dataset of float32 batches ``(batch_size, ...)``, or ``(images, labels)`` pairs
-        with int32 labels.
+        with int32 labels. Add ``.repeat()`` for an endless stream, and give ``fit`` a
+        ``steps_per_epoch``.
+
+    Raises:
+        ValueError: for an empty image array, a bad batch size, or labels that are one-hot,
+            of the wrong shape, not integers, or outside 0..num_classes-1 (see ``check_labels``).
+
+    The order, and how a resumed run finds its place: the k-th pass over the data (started by
+    ``.repeat()`` or by a new ``fit``) is shuffled in an order fixed by the two shuffle seeds
+    and k. That is tf.data's own reshuffle, the one every figure so far was measured with; an
+    order computed from the epoch number instead would change them all. tf.data counts the
+    passes inside the dataset object, so a second ``fit`` on the same object goes on with new
+    orders. A resumed ``fit`` (``callbacks.resume_from``) needs the interrupted run's passes
+    again from the first, and that count cannot be set back. So the dataset keeps the recipe
+    it was made from, and ``resume_stream`` builds a fresh copy with the same seeds and skips
+    the batches already trained on.
     """
     import tensorflow as tf
 
@@ -303,14 +322,127 @@ def as_dataset(images, labels=None, batch_size: int = 64, shuffle: bool = True, 
             f"batch_size={batch_size} is larger than the {len(images)} images, so every batch "
             "would be dropped: use a smaller batch or more images."
         )
-    if labels is None:
-        ds = tf.data.Dataset.from_tensor_slices(images)
-    else:
-        labels = np.asarray(labels)
-        if labels.shape != (len(images),):
-            raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}.")
-        ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    tensors = images if labels is None else (images, check_labels(labels, len(images), num_classes).astype(np.int32))
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, tensors)  # one copy in memory, shared by a rebuilt copy
+    recipe = functools.partial(_pipeline, tensors, int(batch_size), _shuffle_seeds(seed) if shuffle else None,
+                               drop_remainder)
+    dataset = recipe()
+    setattr(dataset, _RECIPE, recipe)
+    return dataset
+
+
+_RECIPE = "_gan_utils_recipe"  # the attribute that lets resume_stream rebuild an as_dataset pipeline
+
+
+def _shuffle_seeds(seed) -> tuple[int, int]:
+    """The two seeds ``Dataset.shuffle(seed=seed)`` would use if called now.
+
+    ``shuffle`` pairs its seed with TensorFlow's global seed at the time of the call. The pair
+    is fixed here once, so that a copy rebuilt later shuffles the same way even if the global
+    seed has changed since. (0, 0) asks for a random order, as ``shuffle(seed=None)`` does
+    when no global seed is set.
+    """
+    import tensorflow as tf
+
+    first, second = tf.compat.v1.get_seed(seed)
+    return (0 if first is None else int(first), 0 if second is None else int(second))
+
+
+def _pipeline(tensors, batch_size: int, seeds, drop_remainder: bool):
+    """The dataset ``as_dataset`` returns, built from tensors and a fixed pair of shuffle seeds."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(tensors).cache()
+    if seeds is not None:
+        dataset = _reshuffled(dataset, int(tf.nest.flatten(tensors)[0].shape[0]), seeds)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _reshuffled(dataset, buffer_size: int, seeds):
+    """``dataset.shuffle(buffer_size, reshuffle_each_iteration=True)`` with both seeds given.
+
+    The Python method accepts only one seed and takes the other from the global seed, so the
+    op it runs (``ShuffleDatasetV3`` with a per-dataset seed generator) is called directly.
+    """
+    import tensorflow as tf
+
+    specs = tf.nest.flatten(dataset.element_spec)
+    variant = tf.raw_ops.ShuffleDatasetV3(
+        input_dataset=tf.data.experimental.to_variant(dataset),
+        buffer_size=tf.constant(buffer_size, tf.int64),
+        seed=tf.constant(seeds[0], tf.int64),
+        seed2=tf.constant(seeds[1], tf.int64),
+        seed_generator=tf.raw_ops.DummySeedGenerator(),
+        reshuffle_each_iteration=True,
+        output_types=[spec.dtype for spec in specs],
+        output_shapes=[spec.shape for spec in specs],
+    )
+    return tf.data.experimental.from_variant(variant, dataset.element_spec)
+
+
+def resume_stream(x, batches_done: int, steps_per_epoch: int | None = None):
+    """The data for a resumed ``fit``: ``x`` as the interrupted run read it, from a given batch on.
+
+    ``fit`` reads every batch once, in order, across its epochs. A resumed run must go on with
+    the batch the interrupted one would have read next: its batch number ``batches_done``.
+
+    * ``as_dataset(...)`` and ``as_dataset(...).repeat()``: exact. A fresh copy is built with the
+      same seeds (the object given to ``fit`` may have been read already in this session, which
+      moves tf.data's pass counter), and ``batches_done`` batches are skipped.
+    * Any other dataset is read again from its start and skipped ahead, with a warning: that
+      is exact only if it is a new object with a seeded order, e.g. rebuilt after a restart.
+
+    Args:
+        x: the ``tf.data.Dataset`` given to ``fit``, finite or endless.
+        batches_done: how many batches the interrupted run trained on.
+        steps_per_epoch: ``fit``'s argument; None means one pass over a finite ``x`` per epoch.
+
+    Returns:
+        ``(dataset, steps_per_epoch)`` for ``fit``: an endless dataset that starts at batch
+        ``batches_done``, and the epoch length of the interrupted run.
+    """
+    import tensorflow as tf
+
+    if not isinstance(x, tf.data.Dataset):
+        raise TypeError(f"resume_stream needs a tf.data.Dataset, got {type(x).__name__}.")
+    cardinality = int(x.cardinality())
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:
+        warnings.warn("The resumed run starts at the beginning of the data: the dataset's length is unknown "
+                      "(e.g. after .filter), so its position cannot be found. Use as_dataset(...).repeat() "
+                      "for an exact resume.", stacklevel=4)
+        return x, steps_per_epoch
+    recipe = _recipe_of(x)
+    if recipe is None:
+        warnings.warn(
+            f"This dataset was not made by gan_utils.data.as_dataset, so the resumed run reads it again "
+            f"from its start and skips the {batches_done} batches already trained on. That continues the "
+            "interrupted run exactly only if the dataset was built anew (as after a kernel restart) with a "
+            "seeded order.", stacklevel=4)
+    stream = recipe() if recipe is not None else x
+    if cardinality != tf.data.INFINITE_CARDINALITY:
+        # fit() starts a new pass over a finite dataset when the last one runs out: the same as
+        # one endless stream, as long as its epochs end at pass ends (Keras cuts them short otherwise).
+        steps_per_epoch = steps_per_epoch or cardinality
+        if cardinality % steps_per_epoch:
+            warnings.warn(
+                f"The resumed run's epochs may not match the interrupted run's: steps_per_epoch="
+                f"{steps_per_epoch} does not divide the {cardinality} batches of one pass, and Keras ends an "
+                "epoch early when a finite dataset runs out. Use as_dataset(...).repeat() for an exact resume.",
+                stacklevel=4)
+        stream = stream.repeat()
+    elif recipe is not None:
+        stream = stream.repeat()  # x was as_dataset(...).repeat()
+    return stream.skip(batches_done), steps_per_epoch
+
+
+def _recipe_of(x):
+    """How to rebuild ``x`` if it is ``as_dataset(...)`` or ``as_dataset(...).repeat()``; else None."""
+    import tensorflow as tf
+
+    if getattr(x, _RECIPE, None) is not None:
+        return getattr(x, _RECIPE)
+    parent = getattr(x, "_input_dataset", None)  # what .repeat() was applied to
+    # From a finite parent, only .repeat() with no count makes an endless dataset.
+    if getattr(parent, _RECIPE, None) is not None and int(x.cardinality()) == tf.data.INFINITE_CARDINALITY:
+        return getattr(parent, _RECIPE)
+    return None

@@ -12,12 +12,23 @@ Conventions shared by every model:
 * a discriminator maps images ``(batch, 28, 28, 1)`` (and labels) to one **logit** per image,
   shape ``(batch, 1)``: D(x) is ``sigmoid(logit)``. Losses use logits because
   ``log(sigmoid(.))`` computed in one step is numerically stable.
+
+Notebook 1's toy models are the exception: they work on 1-D numbers, ``(batch, 1)``, instead of
+images (``mlp_generator_1d``, ``mlp_discriminator_1d``, and ``discriminator_curve`` to read D
+off a grid).
 """
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+from .backend import require_tensorflow
+
+require_tensorflow()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+from .toy import as_grid  # noqa: E402
 
 IMAGE_SHAPE = (28, 28, 1)
 LABEL_SCHEMES = ("onehot", "embedding")
@@ -225,6 +236,60 @@ def soft_label_generator(generator: keras.Model) -> keras.Model:
     copy.set_weights(generator.get_weights())
     encoder = next(layer for layer in copy.layers if isinstance(layer, layers.CategoryEncoding))
     return keras.Model([copy.inputs[0], encoder.output], copy.output, name=f"{generator.name}_soft")
+
+
+# --------------------------------------------------------------------------------------------
+# 1-D toy models (notebook 1): numbers (batch, 1) instead of images
+# --------------------------------------------------------------------------------------------
+
+def mlp_generator_1d(latent_dim: int = 1, hidden: int = 64, depth: int = 2, skip: bool = True,
+                     offset: float = 0.0, name: str = "toy_generator") -> keras.Model:
+    """A small MLP generator ``z (batch, latent_dim) -> x (batch, 1)``, linear (unbounded) output.
+
+    Args:
+        latent_dim: length of the noise vector; 1 lets you plot the whole map ``z -> G(z)``.
+        hidden, depth: ``depth`` Dense layers of ``hidden`` LeakyReLU units.
+        skip: add the noise to the output, ``G(z) = z + f(z)`` (needs ``latent_dim=1``). An
+            untrained MLP squeezes N(0, 1) into a narrow spike; with the skip, G starts near the
+            identity, so its samples start spread over the data instead of on one side of it.
+        offset: the initial bias of the output layer, which shifts the untrained generator's
+            samples by this much (0 is Keras's default; notebook 1 shifts it to force mode collapse).
+
+    Returns:
+        A ``keras.Model`` with output shape ``(None, 1)``.
+    """
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
+    if skip and latent_dim != 1:
+        raise ValueError(f"skip=True adds the noise z to the output, so it needs latent_dim=1, got "
+                         f"latent_dim={latent_dim}. Pass skip=False for longer noise vectors.")
+    z = keras.Input((latent_dim,), name="z")
+    h = z
+    for _ in range(depth):
+        h = layers.Dense(hidden, activation="leaky_relu")(h)
+    out = layers.Dense(1, name="f", bias_initializer=keras.initializers.Constant(float(offset)))(h)
+    if skip:
+        out = layers.Add(name="x")([z, out])
+    return _checked(keras.Model(z, out, name=name), (None, 1))
+
+
+def mlp_discriminator_1d(hidden: int = 128, depth: int = 2, name: str = "toy_discriminator") -> keras.Model:
+    """A small MLP discriminator ``x (batch, 1) -> logit (batch, 1)``; ``D(x) = sigmoid(logit)`` in (0, 1).
+
+    ``depth`` Dense layers of ``hidden`` LeakyReLU units, then one linear unit (the logit).
+    """
+    x = keras.Input((1,), name="x")
+    h = x
+    for _ in range(depth):
+        h = layers.Dense(hidden, activation="leaky_relu")(h)
+    return _checked(keras.Model(x, layers.Dense(1, name="logit")(h), name=name), (None, 1))
+
+
+def discriminator_curve(discriminator: keras.Model, grid) -> np.ndarray:
+    """``D(x) = sigmoid(logit(x))`` at every grid point: float64 ``(m,)`` in (0, 1)."""
+    grid = as_grid(grid)
+    logits = np.asarray(discriminator(grid[:, None].astype(np.float32), training=False), dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-logits[:, 0]))
 
 
 def _one_hot(y, num_classes):

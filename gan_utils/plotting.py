@@ -1,7 +1,10 @@
-"""Pictures for the series: image grids and training curves.
+"""Pictures for the series: image grids, training curves, and notebook 1's 1-D densities.
 
 Every function returns the Matplotlib ``Figure`` (so a notebook shows it inline and a test
 can inspect it) and, given ``path``, also saves it as a PNG. Nothing here needs a display.
+The 1-D plots (``plot_density_fits``, ``plot_snapshots``, ``plot_generator_map``,
+``plot_js_curve``, ``plot_g_losses``) draw the densities and ``Snapshot`` records of
+``gan_utils.toy``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from . import toy
 from .data import to_unit_range
 
 
@@ -167,6 +171,193 @@ def bar_chart(values, labels=None, reference=None, reference_label: str = "refer
     ax.set_ylabel(ylabel)
     if ylim is not None:
         ax.set_ylim(*ylim)
+    fig.tight_layout()
+    return finish(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# 1-D densities (notebook 1)
+# --------------------------------------------------------------------------------------------
+
+_DATA_STYLE = {"color": "black", "linestyle": ":", "linewidth": 2.0}
+_G_COLOR, _D_COLOR, _DSTAR_COLOR = "tab:green", "tab:blue", "tab:orange"
+
+
+def plot_density_fits(grid, p_data, fits: dict, samples=None, path=None, title: str | None = None) -> Figure:
+    """The true density against explicit density estimates.
+
+    Args:
+        grid: ``(m,)`` points; ``p_data``: the true density on them ``(m,)``.
+        fits: ``{label: density (m,)}``, for example a Gaussian fit and a KDE.
+        samples: optional training samples, drawn as a light histogram.
+
+    Returns:
+        A Figure with one axes.
+    """
+    grid = toy.as_grid(grid)
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.subplots()
+    if samples is not None:
+        ax.hist(toy.as_samples(samples), bins=60, density=True, color="0.85", label="training samples")
+    ax.plot(grid, p_data, label=r"$p_{data}(x)$", **_DATA_STYLE)
+    for label, density in fits.items():
+        ax.plot(grid, density, label=label, linewidth=1.6)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return finish(fig, path)
+
+
+def plot_snapshots(snapshots, grid, p_data, path=None, title: str | None = None, show_d_star: bool = True,
+                   xlim=None) -> Figure:
+    """Goodfellow et al. (2014), Figure 1, from real training: one panel per snapshot.
+
+    Each panel shows ``p_data`` (black dots), a histogram of G's samples and their KDE
+    ``p_g`` (green), the trained ``D(x)`` (blue dashes) and, optionally, the optimal
+    ``D*(x) = p_data / (p_data + p_g)`` (thin orange). D* is drawn only where
+    ``p_data + p_g > 0.01``: where neither has mass, D* is a ratio of two underflowing tails and
+    nothing trains D there.
+
+    Args:
+        snapshots: a list of ``toy.Snapshot`` (from ``callbacks.DensitySnapshots.snapshots``).
+        grid, p_data: the grid ``(m,)`` and the true density on it ``(m,)``.
+
+    Returns:
+        A Figure with one row of ``len(snapshots)`` axes.
+    """
+    snapshots = list(snapshots)
+    if not snapshots:
+        raise ValueError("no snapshots to plot: train with a callbacks.DensitySnapshots callback first.")
+    grid = toy.as_grid(grid)
+    low, high = xlim if xlim is not None else (grid[0], grid[-1])
+    fig = Figure(figsize=(3.4 * len(snapshots), 3.6))
+    axes = fig.subplots(1, len(snapshots), squeeze=False, sharey=True)[0]
+    top = 1.15 * max(float(np.max(p_data)), 1.0)
+    for ax, snap in zip(axes, snapshots):
+        ax.hist(snap.samples, bins=np.linspace(low, high, 121), density=True, color=_G_COLOR, alpha=0.25)
+        ax.plot(grid, p_data, label=r"$p_{data}$", **_DATA_STYLE)
+        ax.plot(grid, snap.p_g, color=_G_COLOR, linewidth=1.5, label=r"$p_g$ (KDE of G(z))")
+        ax.plot(grid, snap.d, color=_D_COLOR, linestyle="--", linewidth=1.8, label="D(x), trained")
+        if show_d_star:
+            has_mass = (p_data + snap.p_g) > 1e-2
+            ax.plot(grid, np.where(has_mass, snap.d_star, np.nan), color=_DSTAR_COLOR, linewidth=1.0,
+                    label=r"$D^*(x)=p_{data}/(p_{data}+p_g)$")
+        ax.axhline(0.5, color="0.6", linewidth=0.6)
+        ax.set_xlim(low, high)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("x")
+        ax.set_title(f"epoch {snap.epoch}: JS = {snap.js:.3f}", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return finish(fig, path)
+
+
+def plot_generator_map(z, x, mixture: toy.GaussianMixture | None = None, path=None) -> Figure:
+    """How G moves noise: ``z`` against ``G(z)``, with the densities at both ends.
+
+    Left: the noise density N(0, 1). Middle: the map ``z -> G(z)`` and, given ``mixture``,
+    the exact map ``F^{-1}(Phi(z))`` (or its mirror image, whichever way G runs). Right: a
+    histogram of ``G(z)`` on its side, next to ``p_data``.
+
+    Args:
+        z: noise ``(n,)`` or ``(n, 1)``; x: ``G(z)`` of the same length.
+
+    Returns:
+        A Figure with three axes.
+    """
+    z, x = toy.as_samples(z), toy.as_samples(x)
+    if len(z) != len(x):
+        raise ValueError(f"z and x must have the same length, got {len(z)} and {len(x)}.")
+    order = np.argsort(z)
+    z, x = z[order], x[order]
+    fig = Figure(figsize=(10, 3.6))
+    left, middle, right = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 2.2, 1]})
+    zs = np.linspace(-4, 4, 401)
+    left.plot(zs, toy.normal_pdf(zs), color="0.3")
+    left.fill_between(zs, toy.normal_pdf(zs), color="0.85")
+    left.set_xlabel("z")
+    left.set_title("noise N(0, 1)", fontsize=10)
+    middle.plot(z, x, color=_G_COLOR, linewidth=2, label="G(z), learned")
+    if mixture is not None:
+        phi = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))  # the normal CDF of z
+        increasing = np.corrcoef(z, x)[0, 1] >= 0
+        ideal = mixture.quantile(phi if increasing else 1.0 - phi)
+        middle.plot(z, ideal, color="black", linestyle=":", linewidth=1.5,
+                    label=r"exact map $F^{-1}(\Phi(z))$" + ("" if increasing else r", mirrored"))
+    middle.set_xlabel("z")
+    middle.set_ylabel("x = G(z)")
+    middle.set_xlim(-4, 4)
+    middle.legend(fontsize=8)
+    middle.set_title("the generator's map", fontsize=10)
+    low, high = middle.get_ylim()
+    right.hist(x, bins=np.linspace(low, high, 81), density=True, orientation="horizontal", color=_G_COLOR, alpha=0.35)
+    if mixture is not None:
+        xs = np.linspace(low, high, 401)
+        right.plot(mixture.pdf(xs), xs, **_DATA_STYLE)
+    right.set_ylim(low, high)
+    right.set_xlabel("density")
+    right.set_title("G(z) vs p_data", fontsize=10)
+    fig.tight_layout()
+    return finish(fig, path)
+
+
+def plot_js_curve(curves: dict, floor: float | None = None, path=None, xlabel: str = "epoch") -> Figure:
+    """The estimated JS divergence over training, one line per run.
+
+    Args:
+        curves: ``{label: (epochs, js_values)}``, e.g. ``{"GAN": (snap.epochs, snap.js)}``.
+        floor: optional JS of a perfect sampler under the same estimator, drawn as a line.
+
+    Returns:
+        A Figure with one axes, on a log y-scale, with ``log 2`` marked (the maximum).
+    """
+    if not curves:
+        raise ValueError("curves is empty: pass {label: (epochs, js_values)}.")
+    fig = Figure(figsize=(6.5, 3.4))
+    ax = fig.subplots()
+    for label, (epochs, values) in curves.items():
+        ax.plot(epochs, values, marker=".", label=label)
+    ax.axhline(toy.LOG2, color="0.5", linestyle=":", label="log 2 = 0.69 (no overlap)")
+    if floor is not None:
+        ax.axhline(floor, color="0.5", linestyle="--", label=f"estimator floor {floor:.4f}")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("JS(p_data || p_g), nats")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return finish(fig, path)
+
+
+def plot_g_losses(d_values, losses: dict, gradients: dict, path=None) -> Figure:
+    """G's two losses and their gradients with respect to D's logit, against ``D(G(z))``.
+
+    Args:
+        d_values: ``(k,)`` values of D(G(z)) in (0, 1).
+        losses, gradients: ``{label: (k,) values}``, one entry per loss.
+
+    Returns:
+        A Figure with two axes.
+    """
+    fig = Figure(figsize=(10, 3.4))
+    left, right = fig.subplots(1, 2)
+    for label, values in losses.items():
+        left.plot(d_values, values, label=label)
+    for label, values in gradients.items():
+        right.plot(d_values, np.abs(values), label=label)
+    left.set_ylabel("G's loss")
+    right.set_ylabel("|d loss / d logit|")
+    for ax in (left, right):
+        ax.set_xlabel("D(G(z))")
+        ax.axvline(0.5, color="0.6", linewidth=0.6)
+        ax.legend(fontsize=8)
+    right.set_title("early in training D(G(z)) is near 0: left edge", fontsize=9)
     fig.tight_layout()
     return finish(fig, path)
 

@@ -1,16 +1,19 @@
-"""One-dimensional toy problems for notebook 1: a GAN that learns a mixture of Gaussians.
+"""One-dimensional toy problems for notebook 1: the maths of a GAN that learns a mixture of Gaussians.
 
 In one dimension every density can be drawn, so the theory of the GAN objective can be checked
-against real training. This module holds:
+against real training. This module holds the maths, in NumPy only, so that it imports and runs
+without TensorFlow or Keras:
 
 * ``GaussianMixture``: the data density ``p_data(x)``, its samples and its modes;
 * density estimates and distances on a grid: ``fit_gaussian``, ``histogram_density``, ``kde``,
   ``kl_divergence``, ``js_divergence``, and the optimal discriminator
   ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``;
-* ``mlp_generator_1d`` and ``mlp_discriminator_1d``: small MLPs for ``gan_utils.training.GAN``;
-* ``DensitySnapshots``: a Keras callback that records D(x) on the grid, G's samples and the
-  estimated Jensen-Shannon divergence while ``fit()`` runs;
-* ``plot_*`` functions, which return a Matplotlib ``Figure`` (and save a PNG given ``path``).
+* ``Snapshot``: the record of one moment of training (G's samples, p_g, D, D*, JS).
+
+The rest of notebook 1's toolkit sits beside its kind: the 1-D networks
+(``mlp_generator_1d``, ``mlp_discriminator_1d``, ``discriminator_curve``) in
+``gan_utils.models``, the ``DensitySnapshots`` callback in ``gan_utils.callbacks``, and the
+plots (``plot_density_fits``, ``plot_snapshots``, ...) in ``gan_utils.plotting``.
 
 Conventions: a *grid* is a 1-D float array ``(m,)`` of evenly spaced points; a density on a grid
 is a float64 array ``(m,)`` of values >= 0; *samples* are float arrays ``(n,)`` or ``(n, 1)``
@@ -22,14 +25,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-from matplotlib.figure import Figure
-
-from .plotting import finish as _finish
 
 LOG2 = math.log(2.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+# How far a divergence may stray outside its range by float64 rounding alone: sums over a grid of
+# thousands of points err by about 1e-13 nats, so 1e-9 is generous and still catches any real bug.
+ROUNDING_TOLERANCE = 1e-9
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +45,9 @@ class GaussianMixture:
     Args:
         means: the modes' centres ``mu_k``, K finite floats.
         stds: their standard deviations ``sigma_k > 0``, K floats.
-        weights: mixing weights ``w_k >= 0`` summing to 1 (within 1e-6), K floats.
+        weights: mixing weights ``w_k >= 0`` summing to 1 (within 1e-6), K floats. They are
+            stored divided by their sum, so that ``pdf`` integrates to 1 and ``sample`` (whose
+            ``rng.choice`` allows only about 1e-8) accepts them.
 
     Raises:
         ValueError: when the three lists differ in length, a std is not positive, or the
@@ -75,6 +79,7 @@ class GaussianMixture:
             hint = (f" Divide them by their sum: weights={tuple(round(w / total, 4) for w in weights)}."
                     if total > 0 else "")
             raise ValueError(f"weights must sum to 1, got {weights} (sum {total:.6g}).{hint}")
+        object.__setattr__(self, "weights", tuple(w / total for w in weights))
 
     @property
     def n_modes(self) -> int:
@@ -117,7 +122,7 @@ class GaussianMixture:
 
     def assign_modes(self, samples) -> np.ndarray:
         """The most probable mode of each sample (largest ``w_k N(x; mu_k, sigma_k^2)``): int64 ``(n,)``."""
-        return np.argmax(self.component_densities(_flat(samples)), axis=-1).astype(np.int64)
+        return np.argmax(self.component_densities(as_samples(samples)), axis=-1).astype(np.int64)
 
     def mode_shares(self, samples) -> np.ndarray:
         """The fraction of ``samples`` that falls in each mode: float64 ``(K,)``, summing to 1.
@@ -177,7 +182,7 @@ def normal_pdf(x, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
 
 def fit_gaussian(samples) -> tuple[float, float]:
     """The maximum-likelihood Gaussian for ``samples``: ``(mean, std)`` (std with 1/n)."""
-    x = _flat(samples)
+    x = as_samples(samples)
     return float(x.mean()), float(x.std())
 
 
@@ -193,7 +198,7 @@ def histogram_density(samples, grid, bins: int = 40, value_range=None) -> np.nda
         float64 ``(m,)``: the height of the bin holding each grid point, 0 outside the bins.
         The bins integrate to 1; outside them the density is exactly 0.
     """
-    x, grid = _flat(samples), _grid(grid)
+    x, grid = as_samples(samples), as_grid(grid)
     heights, edges = np.histogram(x, bins=bins, range=value_range, density=True)
     index = np.searchsorted(edges, grid, side="right") - 1
     index[grid == edges[-1]] = len(heights) - 1  # the last bin is closed on the right
@@ -205,7 +210,7 @@ def histogram_density(samples, grid, bins: int = 40, value_range=None) -> np.nda
 
 def silverman_bandwidth(samples) -> float:
     """Silverman's rule of thumb, ``0.9 min(std, IQR / 1.34) n^(-1/5)``: a float > 0."""
-    x = _flat(samples)
+    x = as_samples(samples)
     q75, q25 = np.percentile(x, [75, 25])
     spread = min(x.std(), (q75 - q25) / 1.34) or x.std() or 1.0
     return float(0.9 * spread * len(x) ** -0.2)
@@ -222,7 +227,7 @@ def kde(samples, grid, bandwidth: float | None = None) -> np.ndarray:
     Returns:
         float64 ``(m,)``, values > 0 (up to underflow) that integrate to 1 over the real line.
     """
-    x, grid = _flat(samples), _grid(grid)
+    x, grid = as_samples(samples), as_grid(grid)
     h = silverman_bandwidth(x) if bandwidth is None else float(bandwidth)
     if not h > 0:
         raise ValueError(f"bandwidth must be positive, got {bandwidth!r}.")
@@ -235,7 +240,7 @@ def kde(samples, grid, bandwidth: float | None = None) -> np.ndarray:
 
 def integrate(values, grid) -> float:
     """The trapezoidal integral of ``values (m,)`` over the grid ``(m,)``."""
-    values, grid = np.asarray(values, dtype=np.float64), _grid(grid)
+    values, grid = np.asarray(values, dtype=np.float64), as_grid(grid)
     return float(np.sum(0.5 * (values[1:] + values[:-1]) * np.diff(grid)))
 
 
@@ -249,6 +254,10 @@ def kl_divergence(p, q, grid) -> float:
 
     Returns:
         A float in [0, inf]. Not symmetric: ``KL(p || q) != KL(q || p)`` in general.
+
+    Raises:
+        ValueError: if the result is negative by more than ``ROUNDING_TOLERANCE``, which only
+            a bug in the computation can cause (a rounding error of that size is clipped to 0).
     """
     p, q = _density(p, grid, "p"), _density(q, grid, "q")
     if np.any((p > 0) & (q <= 0)):
@@ -256,7 +265,7 @@ def kl_divergence(p, q, grid) -> float:
     mask = p > 0
     integrand = np.zeros_like(p)
     integrand[mask] = p[mask] * np.log(p[mask] / q[mask])
-    return max(integrate(integrand, grid), 0.0)
+    return _in_range(integrate(integrand, grid), 0.0, math.inf, "KL")
 
 
 def js_divergence(p, q, grid) -> float:
@@ -268,10 +277,18 @@ def js_divergence(p, q, grid) -> float:
 
     Returns:
         A float in [0, log 2].
+
+    Raises:
+        ValueError: if the result leaves [0, log 2] by more than ``ROUNDING_TOLERANCE``, which
+            only a bug in the computation can cause (a rounding error of that size is clipped).
     """
     p, q = _density(p, grid, "p"), _density(q, grid, "q")
+    # Values below the smallest normal float (2e-308) carry no mass that matters. Zeroed, they
+    # cannot make m = (p + q) / 2 round to 0 where p > 0, which would make KL(p || m) infinite.
+    tiny = np.finfo(np.float64).tiny
+    p, q = np.where(p < tiny, 0.0, p), np.where(q < tiny, 0.0, q)
     m = 0.5 * (p + q)
-    return min(0.5 * kl_divergence(p, m, grid) + 0.5 * kl_divergence(q, m, grid), LOG2)
+    return _in_range(0.5 * kl_divergence(p, m, grid) + 0.5 * kl_divergence(q, m, grid), 0.0, LOG2, "JS")
 
 
 def optimal_discriminator(p_data, p_g) -> np.ndarray:
@@ -305,62 +322,8 @@ def weighted_error(d, d_star, p_data, grid) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Models and the snapshot callback
+# One moment of a 1-D GAN's training
 # --------------------------------------------------------------------------------------------
-
-def mlp_generator_1d(latent_dim: int = 1, hidden: int = 64, depth: int = 2, skip: bool = True,
-                     offset: float = 0.0, name: str = "toy_generator") -> keras.Model:
-    """A small MLP generator ``z (batch, latent_dim) -> x (batch, 1)``, linear (unbounded) output.
-
-    Args:
-        latent_dim: length of the noise vector; 1 lets you plot the whole map ``z -> G(z)``.
-        hidden, depth: ``depth`` Dense layers of ``hidden`` LeakyReLU units.
-        skip: add the noise to the output, ``G(z) = z + f(z)`` (needs ``latent_dim=1``). An
-            untrained MLP squeezes N(0, 1) into a narrow spike; with the skip, G starts near the
-            identity, so its samples start spread over the data instead of on one side of it.
-        offset: the initial bias of the output layer, which shifts the untrained generator's
-            samples by this much (0 is Keras's default; notebook 1 shifts it to force mode collapse).
-
-    Returns:
-        A ``keras.Model`` with output shape ``(None, 1)``.
-    """
-    if not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
-    if skip and latent_dim != 1:
-        raise ValueError(f"skip=True adds the noise z to the output, so it needs latent_dim=1, got "
-                         f"latent_dim={latent_dim}. Pass skip=False for longer noise vectors.")
-    z = keras.Input((latent_dim,), name="z")
-    h = z
-    for _ in range(depth):
-        h = keras.layers.Dense(hidden, activation="leaky_relu")(h)
-    out = keras.layers.Dense(1, name="f", bias_initializer=keras.initializers.Constant(float(offset)))(h)
-    if skip:
-        out = keras.layers.Add(name="x")([z, out])
-    model = keras.Model(z, out, name=name)
-    assert model.output_shape == (None, 1), model.output_shape  # None is the batch size
-    return model
-
-
-def mlp_discriminator_1d(hidden: int = 128, depth: int = 2, name: str = "toy_discriminator") -> keras.Model:
-    """A small MLP discriminator ``x (batch, 1) -> logit (batch, 1)``; ``D(x) = sigmoid(logit)`` in (0, 1).
-
-    ``depth`` Dense layers of ``hidden`` LeakyReLU units, then one linear unit (the logit).
-    """
-    x = keras.Input((1,), name="x")
-    h = x
-    for _ in range(depth):
-        h = keras.layers.Dense(hidden, activation="leaky_relu")(h)
-    model = keras.Model(x, keras.layers.Dense(1, name="logit")(h), name=name)
-    assert model.output_shape == (None, 1)
-    return model
-
-
-def discriminator_curve(discriminator: keras.Model, grid) -> np.ndarray:
-    """``D(x) = sigmoid(logit(x))`` at every grid point: float64 ``(m,)`` in (0, 1)."""
-    grid = _grid(grid)
-    logits = np.asarray(discriminator(grid[:, None].astype(np.float32), training=False), dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-logits[:, 0]))
-
 
 @dataclass
 class Snapshot:
@@ -368,7 +331,8 @@ class Snapshot:
 
     Attributes:
         epoch: epochs finished (0 = before training).
-        samples: G's outputs on the fixed noise, float32 ``(n,)``.
+        samples: G's outputs on the fixed noise, float32 ``(n,)``; G is the generator D was
+            trained against (``GAN.generator``, not its moving average), so that D and D* compare.
         p_g: KDE of ``samples`` on the grid, float64 ``(m,)``.
         d: the trained discriminator ``D(x)``, float64 ``(m,)`` in (0, 1).
         d_star: the optimal discriminator for this G, float64 ``(m,)`` in [0, 1].
@@ -385,258 +349,12 @@ class Snapshot:
     d_error: float
 
 
-class DensitySnapshots(keras.callbacks.Callback):
-    """Watch a 1-D GAN learn: the JS divergence after every epoch, full snapshots at a few.
-
-    The generator's samples come from one fixed noise batch, drawn once and kept apart from
-    the training noise, so that every estimate looks at the same points ``z``. The model must
-    be a ``gan_utils.training.GAN`` on 1-D data (it uses ``noise``, ``sampler`` and
-    ``discriminator``).
-
-    Args:
-        mixture: the data's ``GaussianMixture``.
-        grid: ``(m,)`` points where densities and D(x) are evaluated.
-        snapshot_epochs: the epochs after which to keep a full ``Snapshot``; 0 means before
-            training. The last epoch is always kept.
-        n_samples: size of the fixed noise batch.
-        bandwidth: KDE bandwidth for ``p_g``; small next to the modes' widths.
-        seed: seed of the fixed noise.
-
-    After ``fit()``: ``epochs`` and ``js`` (lists, one entry per epoch plus the start),
-    ``snapshots`` (a list of ``Snapshot``) and ``z`` (the fixed noise, ``(n_samples, latent_dim)``).
-    """
-
-    def __init__(self, mixture: GaussianMixture, grid, snapshot_epochs=(0,), n_samples: int = 5000,
-                 bandwidth: float = 0.1, seed: int = 1234):
-        super().__init__()
-        self.mixture, self.grid = mixture, _grid(grid)
-        self.p_data = mixture.pdf(self.grid)
-        self.snapshot_epochs = {int(e) for e in snapshot_epochs}
-        self.n_samples, self.bandwidth, self.seed = n_samples, bandwidth, seed
-        self.z = None
-        self.epochs: list[int] = []
-        self.js: list[float] = []
-        self.snapshots: list[Snapshot] = []
-
-    def on_train_begin(self, logs=None):
-        if self.z is None:
-            self.z = self.model.noise(self.n_samples, seed=self.seed)
-        self._last = self.params.get("epochs")
-        if not self.epochs:  # the untrained generator, once (not again on a second fit())
-            self.record(0, keep=0 in self.snapshot_epochs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        done = (self.epochs[-1] if self.epochs else 0) + 1
-        self.record(done, keep=done in self.snapshot_epochs or epoch + 1 == self._last)
-
-    def record(self, epoch: int, keep: bool = True) -> Snapshot | None:
-        """Measure the model now: append to ``epochs``/``js``, and to ``snapshots`` if ``keep``."""
-        samples = np.asarray(self.model.sampler(self.z, training=False), dtype=np.float32)[:, 0]
-        p_g = kde(samples, self.grid, self.bandwidth)
-        js = js_divergence(self.p_data, p_g, self.grid)
-        self.epochs.append(epoch)
-        self.js.append(js)
-        if not keep:
-            return None
-        d = discriminator_curve(self.model.discriminator, self.grid)
-        d_star = optimal_discriminator(self.p_data, p_g)
-        snap = Snapshot(epoch, samples, p_g, d, d_star, js, weighted_error(d, d_star, self.p_data, self.grid))
-        self.snapshots.append(snap)
-        return snap
-
-
 # --------------------------------------------------------------------------------------------
-# Plots (each returns a Figure; ``path`` also saves a PNG)
+# Input checks, shared with gan_utils.models and gan_utils.plotting
 # --------------------------------------------------------------------------------------------
 
-_DATA_STYLE = {"color": "black", "linestyle": ":", "linewidth": 2.0}
-_G_COLOR, _D_COLOR, _DSTAR_COLOR = "tab:green", "tab:blue", "tab:orange"
-
-
-def plot_density_fits(grid, p_data, fits: dict, samples=None, path=None, title: str | None = None) -> Figure:
-    """The true density against explicit density estimates.
-
-    Args:
-        grid: ``(m,)`` points; ``p_data``: the true density on them ``(m,)``.
-        fits: ``{label: density (m,)}``, for example a Gaussian fit and a KDE.
-        samples: optional training samples, drawn as a light histogram.
-
-    Returns:
-        A Figure with one axes.
-    """
-    grid = _grid(grid)
-    fig = Figure(figsize=(7.5, 3.6))
-    ax = fig.subplots()
-    if samples is not None:
-        ax.hist(_flat(samples), bins=60, density=True, color="0.85", label="training samples")
-    ax.plot(grid, p_data, label=r"$p_{data}(x)$", **_DATA_STYLE)
-    for label, density in fits.items():
-        ax.plot(grid, density, label=label, linewidth=1.6)
-    ax.set_xlabel("x")
-    ax.set_ylabel("density")
-    ax.set_xlim(grid[0], grid[-1])
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return _finish(fig, path)
-
-
-def plot_snapshots(snapshots, grid, p_data, path=None, title: str | None = None, show_d_star: bool = True,
-                   xlim=None) -> Figure:
-    """Goodfellow et al. (2014), Figure 1, from real training: one panel per snapshot.
-
-    Each panel shows ``p_data`` (black dots), a histogram of G's samples and their KDE
-    ``p_g`` (green), the trained ``D(x)`` (blue dashes) and, optionally, the optimal
-    ``D*(x) = p_data / (p_data + p_g)`` (thin orange). D* is drawn only where
-    ``p_data + p_g > 0.01``: where neither has mass, D* is a ratio of two underflowing tails and
-    nothing trains D there.
-
-    Args:
-        snapshots: a list of ``Snapshot`` (from ``DensitySnapshots.snapshots``).
-        grid, p_data: the grid ``(m,)`` and the true density on it ``(m,)``.
-
-    Returns:
-        A Figure with one row of ``len(snapshots)`` axes.
-    """
-    snapshots = list(snapshots)
-    if not snapshots:
-        raise ValueError("no snapshots to plot: train with a DensitySnapshots callback first.")
-    grid = _grid(grid)
-    low, high = xlim if xlim is not None else (grid[0], grid[-1])
-    fig = Figure(figsize=(3.4 * len(snapshots), 3.6))
-    axes = fig.subplots(1, len(snapshots), squeeze=False, sharey=True)[0]
-    top = 1.15 * max(float(np.max(p_data)), 1.0)
-    for ax, snap in zip(axes, snapshots):
-        ax.hist(snap.samples, bins=np.linspace(low, high, 121), density=True, color=_G_COLOR, alpha=0.25)
-        ax.plot(grid, p_data, label=r"$p_{data}$", **_DATA_STYLE)
-        ax.plot(grid, snap.p_g, color=_G_COLOR, linewidth=1.5, label=r"$p_g$ (KDE of G(z))")
-        ax.plot(grid, snap.d, color=_D_COLOR, linestyle="--", linewidth=1.8, label="D(x), trained")
-        if show_d_star:
-            has_mass = (p_data + snap.p_g) > 1e-2
-            ax.plot(grid, np.where(has_mass, snap.d_star, np.nan), color=_DSTAR_COLOR, linewidth=1.0,
-                    label=r"$D^*(x)=p_{data}/(p_{data}+p_g)$")
-        ax.axhline(0.5, color="0.6", linewidth=0.6)
-        ax.set_xlim(low, high)
-        ax.set_ylim(0, top)
-        ax.set_xlabel("x")
-        ax.set_title(f"epoch {snap.epoch}: JS = {snap.js:.3f}", fontsize=10)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return _finish(fig, path)
-
-
-def plot_generator_map(z, x, mixture: GaussianMixture | None = None, path=None) -> Figure:
-    """How G moves noise: ``z`` against ``G(z)``, with the densities at both ends.
-
-    Left: the noise density N(0, 1). Middle: the map ``z -> G(z)`` and, given ``mixture``,
-    the exact map ``F^{-1}(Phi(z))`` (or its mirror image, whichever way G runs). Right: a
-    histogram of ``G(z)`` on its side, next to ``p_data``.
-
-    Args:
-        z: noise ``(n,)`` or ``(n, 1)``; x: ``G(z)`` of the same length.
-
-    Returns:
-        A Figure with three axes.
-    """
-    z, x = _flat(z), _flat(x)
-    if len(z) != len(x):
-        raise ValueError(f"z and x must have the same length, got {len(z)} and {len(x)}.")
-    order = np.argsort(z)
-    z, x = z[order], x[order]
-    fig = Figure(figsize=(10, 3.6))
-    left, middle, right = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 2.2, 1]})
-    zs = np.linspace(-4, 4, 401)
-    left.plot(zs, normal_pdf(zs), color="0.3")
-    left.fill_between(zs, normal_pdf(zs), color="0.85")
-    left.set_xlabel("z")
-    left.set_title("noise N(0, 1)", fontsize=10)
-    middle.plot(z, x, color=_G_COLOR, linewidth=2, label="G(z), learned")
-    if mixture is not None:
-        phi = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))  # the normal CDF of z
-        increasing = np.corrcoef(z, x)[0, 1] >= 0
-        ideal = mixture.quantile(phi if increasing else 1.0 - phi)
-        middle.plot(z, ideal, color="black", linestyle=":", linewidth=1.5,
-                    label=r"exact map $F^{-1}(\Phi(z))$" + ("" if increasing else r", mirrored"))
-    middle.set_xlabel("z")
-    middle.set_ylabel("x = G(z)")
-    middle.set_xlim(-4, 4)
-    middle.legend(fontsize=8)
-    middle.set_title("the generator's map", fontsize=10)
-    low, high = middle.get_ylim()
-    right.hist(x, bins=np.linspace(low, high, 81), density=True, orientation="horizontal", color=_G_COLOR, alpha=0.35)
-    if mixture is not None:
-        xs = np.linspace(low, high, 401)
-        right.plot(mixture.pdf(xs), xs, **_DATA_STYLE)
-    right.set_ylim(low, high)
-    right.set_xlabel("density")
-    right.set_title("G(z) vs p_data", fontsize=10)
-    fig.tight_layout()
-    return _finish(fig, path)
-
-
-def plot_js_curve(curves: dict, floor: float | None = None, path=None, xlabel: str = "epoch") -> Figure:
-    """The estimated JS divergence over training, one line per run.
-
-    Args:
-        curves: ``{label: (epochs, js_values)}``, e.g. ``{"GAN": (snap.epochs, snap.js)}``.
-        floor: optional JS of a perfect sampler under the same estimator, drawn as a line.
-
-    Returns:
-        A Figure with one axes, on a log y-scale, with ``log 2`` marked (the maximum).
-    """
-    if not curves:
-        raise ValueError("curves is empty: pass {label: (epochs, js_values)}.")
-    fig = Figure(figsize=(6.5, 3.4))
-    ax = fig.subplots()
-    for label, (epochs, values) in curves.items():
-        ax.plot(epochs, values, marker=".", label=label)
-    ax.axhline(LOG2, color="0.5", linestyle=":", label="log 2 = 0.69 (no overlap)")
-    if floor is not None:
-        ax.axhline(floor, color="0.5", linestyle="--", label=f"estimator floor {floor:.4f}")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("JS(p_data || p_g), nats")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _finish(fig, path)
-
-
-def plot_g_losses(d_values, losses: dict, gradients: dict, path=None) -> Figure:
-    """G's two losses and their gradients with respect to D's logit, against ``D(G(z))``.
-
-    Args:
-        d_values: ``(k,)`` values of D(G(z)) in (0, 1).
-        losses, gradients: ``{label: (k,) values}``, one entry per loss.
-
-    Returns:
-        A Figure with two axes.
-    """
-    fig = Figure(figsize=(10, 3.4))
-    left, right = fig.subplots(1, 2)
-    for label, values in losses.items():
-        left.plot(d_values, values, label=label)
-    for label, values in gradients.items():
-        right.plot(d_values, np.abs(values), label=label)
-    left.set_ylabel("G's loss")
-    right.set_ylabel("|d loss / d logit|")
-    for ax in (left, right):
-        ax.set_xlabel("D(G(z))")
-        ax.axvline(0.5, color="0.6", linewidth=0.6)
-        ax.legend(fontsize=8)
-    right.set_title("early in training D(G(z)) is near 0: left edge", fontsize=9)
-    fig.tight_layout()
-    return _finish(fig, path)
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------
-
-def _flat(samples) -> np.ndarray:
+def as_samples(samples) -> np.ndarray:
+    """``samples`` ``(n,)`` or ``(n, 1)`` as float64 ``(n,)``, checked to be non-empty and finite."""
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
@@ -647,15 +365,31 @@ def _flat(samples) -> np.ndarray:
     return x
 
 
-def _grid(grid) -> np.ndarray:
+def as_grid(grid) -> np.ndarray:
+    """``grid`` as float64 ``(m,)``, checked to be 1-D, increasing and at least 3 points long."""
     grid = np.asarray(grid, dtype=np.float64)
     if grid.ndim != 1 or len(grid) < 3 or not np.all(np.diff(grid) > 0):
         raise ValueError(f"grid must be an increasing 1-D array of at least 3 points (see make_grid), got shape {grid.shape}.")
     return grid
 
 
+def _in_range(value: float, low: float, high: float, name: str) -> float:
+    """``value`` clipped to [low, high] when outside by rounding only; a ValueError when outside by more."""
+    if not low - ROUNDING_TOLERANCE <= value <= high + ROUNDING_TOLERANCE:
+        if math.isnan(value):
+            side = "not a number"
+        else:
+            side = f"below {low:g}" if value < low else f"above {'log 2 = 0.6931' if high == LOG2 else high}"
+        raise ValueError(
+            f"{name} = {value!r} nats, {side} by more than rounding error ({ROUNDING_TOLERANCE:g}). "
+            f"For two densities normalised on the same grid that is impossible, so the computation "
+            f"itself is wrong: look for a change to integrate(), _density() or kl_divergence()."
+        )
+    return float(min(max(value, low), high))
+
+
 def _density(values, grid, name) -> np.ndarray:
-    values, grid = np.asarray(values, dtype=np.float64), _grid(grid)
+    values, grid = np.asarray(values, dtype=np.float64), as_grid(grid)
     if values.shape != grid.shape:
         raise ValueError(f"{name} must hold one value per grid point, shape {grid.shape}, got {values.shape}.")
     if np.any(values < 0) or not np.all(np.isfinite(values)):

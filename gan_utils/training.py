@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import math
 
-import keras
-import numpy as np
-import tensorflow as tf
-from keras import ops
+from .backend import require_tensorflow
 
-from . import augment, data
-from .callbacks import StopOnNaN
+require_tensorflow()  # before Keras and TensorFlow, so that a missing TF or a JAX backend gets a clear message
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+from . import augment, data  # noqa: E402
+from .callbacks import ResumeFrom, StopOnNaN  # noqa: E402
 
 G_LOSSES = ("non_saturating", "minimax")
 UPDATES = ("alternating", "simultaneous")
+# Under tf.distribute, replica r draws its random numbers as a one-device GAN seeded with
+# seed + r * REPLICA_SEED_STRIDE would (a large prime, so that small hand-picked seeds never meet).
+REPLICA_SEED_STRIDE = 1_000_003
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +106,43 @@ class GAN(keras.Model):
 
     Logged metrics (one name each): ``d_loss``, ``g_loss``, ``d_real`` (mean D(x) on real
     images) and ``d_fake`` (mean D(G(z)) on fakes, before D's update).
+
+    Calling the model, ``gan(z)`` or ``gan.predict(z)``, runs the same network as ``sample()``
+    and ``save_generator``: ``sampler``, the moving average when ``ema_decay`` is set.
+
+    Several devices (``tf.distribute``, e.g. ``MirroredStrategy`` or ``TPUStrategy``): build and
+    compile the GAN inside ``strategy.scope()``, then ``fit()`` a dataset of *global* batches
+    (Keras splits each batch across the replicas) or one made by
+    ``strategy.experimental_distribute_dataset``. What changes, and what does not:
+
+    * Each replica weights its mean loss by its share of the global batch (b_r / B) before
+      taking gradients, because the optimizers sum the replicas' gradients. The sum is then the
+      gradient of the mean over the global batch: one step on N replicas with global batch B
+      moves the weights as one step on one device with batch B and the same noise.
+    * Each replica draws its own noise, DiffAugment shifts and wrong labels: replica r draws
+      exactly what a one-device GAN with seed ``seed + r * REPLICA_SEED_STRIDE`` would draw
+      (the shared ``seed_generator`` counts the draws, the replica id moves the seed). Replica 0
+      draws what one device draws, a run repeats with the same seed, and a test can rebuild
+      every replica's numbers. A run on N replicas therefore sees other noise than a run on one
+      device: equal in law, not in value.
+    * Logged values are means over the replicas (equal to the global-batch means when the
+      replicas get equal shares); ``g_grad_norm`` is the norm of the summed gradient (one more
+      all-reduce of G's gradient when tracked).
+    * BatchNorm normalises with each replica's own batch (Keras's default), so models with
+      BatchNorm do not match one device exactly; the MLPs without it do.
+    * ``steps_per_execution`` is 1 under a MirroredStrategy (see ``compile``).
+
+    On one device nothing of this runs: the step draws and computes what it always did.
+    Tested with MirroredStrategy on two logical CPU devices (tests/test_distribute.py), with
+    and without mixed precision; not on real GPUs or TPUs.
+
+    Mixed precision: set ``keras.mixed_precision.set_global_policy("mixed_float16")`` before
+    building the models, and ``compile()`` wraps both optimizers in
+    ``keras.optimizers.LossScaleOptimizer`` (Keras does it only for an optimizer passed to its
+    own ``compile``): each loss is multiplied by a large scale before the gradient, so that
+    small float16 gradients do not underflow to 0, and the gradients are divided by it before
+    the update; a step whose gradients overflow is skipped and the scale halved. The losses
+    are computed in float32. ``"mixed_bfloat16"`` has float32's range and needs no scaling.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
@@ -145,21 +189,65 @@ class GAN(keras.Model):
     # -- set-up ------------------------------------------------------------------------------
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile: bool = False,
-                steps_per_execution: int = 10, **kwargs):
+                steps_per_execution: int | None = None, **kwargs):
         """Attach one optimizer per network (default: Adam, lr 2e-4, beta_1 0.5, from DCGAN).
 
-        ``steps_per_execution=10`` runs ten steps per call into the compiled graph, which
-        on a CPU cuts the per-step Python overhead that dominates small models.
+        ``steps_per_execution`` (default 10) runs that many steps per call into the compiled
+        graph, which on a CPU cuts the per-step Python overhead that dominates small models.
+        Under a ``MirroredStrategy`` with several replicas the default is 1, the only value
+        Keras's multi-step loop supports there (see ``_steps_per_execution``).
         ``jit_compile=True`` asks for XLA, which Keras's "auto" never picks on a CPU; measure
         it (``benchmarks/bench_training.py``): it helps the MLPs on a CPU, not the conv nets.
+        Under the "mixed_float16" policy both optimizers are wrapped in a
+        ``LossScaleOptimizer`` (see the class docstring).
         """
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        steps_per_execution = self._steps_per_execution(steps_per_execution)
+        self.d_optimizer = self._loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        self.g_optimizer = self._loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
         # Built now, so that a checkpoint saved mid-training reloads into matching slots.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
         super().compile(optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution, **kwargs)
         self._requested_steps_per_execution = steps_per_execution
+
+    def _steps_per_execution(self, requested: int | None) -> int:
+        """The steps per execution to use: ``requested``, or 10, or 1 under a MirroredStrategy.
+
+        Keras runs several steps per execution in a ``tf.while_loop`` whose ``tf.cond`` calls
+        ``strategy.run``. Under a MirroredStrategy with several replicas that graph fails at
+        run time ("You must feed a value for placeholder tensor"; measured here with Keras 3.8
+        and 3.15 on TensorFlow 2.21, even for a plain Sequential model; the same error as Keras
+        issue #19246), so only 1 works there. TPUStrategy is left alone (not tested here): it
+        needs many steps per execution to be fast.
+        """
+        strategy = self.distribute_strategy
+        multi_replica = strategy.num_replicas_in_sync > 1 and not isinstance(strategy, tf.distribute.TPUStrategy)
+        if requested is None:
+            return 1 if multi_replica else 10
+        if multi_replica and requested != 1:
+            raise ValueError(
+                f"steps_per_execution={requested} does not run under {type(strategy).__name__} with "
+                f"{strategy.num_replicas_in_sync} replicas: Keras's multi-step loop fails there with "
+                "\"You must feed a value for placeholder tensor\". Leave steps_per_execution out (it is then "
+                "1 under this strategy) or pass 1."
+            )
+        return requested
+
+    def _loss_scaled(self, optimizer):
+        """``optimizer``, wrapped in a ``LossScaleOptimizer`` if G or D computes in float16.
+
+        Keras wraps the optimizer given to its own ``compile`` under "mixed_float16"; this
+        engine passes ``optimizer=None`` there, so it wraps its two optimizers itself. Both are
+        wrapped because G's gradient flows through D as well.
+        """
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or not self._computes_in_float16():
+            return optimizer
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+
+    def _computes_in_float16(self) -> bool:
+        """Whether G, D or one of their layers runs in float16 (the "mixed_float16" policy)."""
+        networks = (self.generator, self.discriminator)
+        return any(layer.compute_dtype == "float16" for net in networks for layer in [net, *net.layers])
 
     @property
     def metrics(self):
@@ -171,66 +259,78 @@ class GAN(keras.Model):
         return self.ema_generator if self.ema_generator is not None else self.generator
 
     def call(self, inputs, training=False):
-        """``gan(z)`` or ``gan([z, labels])`` is ``generator(...)``: images from noise."""
-        return self.generator(inputs, training=training)
+        """``gan(z)``, ``gan([z, labels])`` and ``gan.predict``: images from ``sampler``.
+
+        The same network as ``sample()`` and ``save_generator``, so that every way of asking
+        the GAN for images gives the same images: the moving average when ``ema_decay`` is
+        set. Training does not come through here: ``train_step`` calls ``self.generator``.
+        """
+        return self.sampler(inputs, training=training)
 
     # -- the training step -------------------------------------------------------------------
 
     def train_step(self, data):
         images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = ops.shape(images)[0]
+        share = self._replica_share(batch)
         for _ in range(self.d_steps - 1):  # extra D steps, each on fresh fakes
-            self._discriminator_step(images, labels, self._fakes(batch, labels))
+            self._discriminator_step(images, labels, self._fakes(batch, labels), share)
         step = self._alternating_step if self.update == "alternating" else self._simultaneous_step
-        d_loss, g_loss, real_logits, fake_logits, g_grads = step(images, labels, batch)
+        d_loss, g_loss, real_logits, fake_logits, g_grad_norm = step(images, labels, batch, share)
         self._update_ema()
 
         values = {"d_loss": d_loss, "g_loss": g_loss,
                   "d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
         if self.track_grad_norm:
-            values["g_grad_norm"] = tf.linalg.global_norm(g_grads)
+            values["g_grad_norm"] = g_grad_norm
         for key, value in values.items():
             self._trackers[key].update_state(value)
         return {key: tracker.result() for key, tracker in self._trackers.items()}
 
-    def _alternating_step(self, images, labels, batch):
+    def _alternating_step(self, images, labels, batch, share):
         """Seed 004's step: D's gradient step on fixed fakes, then G's step against the new D."""
         with tf.GradientTape() as g_tape:
             fake = self._fakes(batch, labels)
             # Step 1: fix G, take a gradient step on D (G's weights are not touched).
             with g_tape.stop_recording():
-                d_loss, real_logits, fake_logits = self._discriminator_step(images, labels, fake)
+                d_loss, real_logits, fake_logits = self._discriminator_step(images, labels, fake, share)
             # Step 2: fix D (now updated), take a gradient step on G through D's verdict on the
             # same fakes, as PyTorch's DCGAN tutorial does: one generator pass serves both steps.
             g_logits = self._d_logits(fake, labels)
             g_loss = generator_loss(g_logits, self.g_loss_kind)
+            scaled_g_loss = self._scaled_loss(g_loss, share, self.g_optimizer)
         g_vars = self.generator.trainable_variables
-        g_grads = g_tape.gradient(g_loss, g_vars)
+        g_grads = g_tape.gradient(scaled_g_loss, g_vars)
+        g_grad_norm = self._g_grad_norm(g_grads)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return d_loss, g_loss, real_logits, fake_logits, g_grads
+        return d_loss, g_loss, real_logits, fake_logits, g_grad_norm
 
-    def _simultaneous_step(self, images, labels, batch):
+    def _simultaneous_step(self, images, labels, batch, share):
         """TensorFlow's tutorial step: one forward pass, both networks updated from it."""
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = self._fakes(batch, labels)
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
             d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
             g_loss = generator_loss(fake_logits, self.g_loss_kind)
+            scaled_d_loss = self._scaled_loss(d_loss, share, self.d_optimizer)
+            scaled_g_loss = self._scaled_loss(g_loss, share, self.g_optimizer)
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
-        g_grads = g_tape.gradient(g_loss, g_vars)
-        d_grads = d_tape.gradient(d_loss, d_vars)
+        g_grads = g_tape.gradient(scaled_g_loss, g_vars)
+        d_grads = d_tape.gradient(scaled_d_loss, d_vars)
+        g_grad_norm = self._g_grad_norm(g_grads)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
-        return d_loss, g_loss, real_logits, fake_logits, g_grads
+        return d_loss, g_loss, real_logits, fake_logits, g_grad_norm
 
-    def _discriminator_step(self, images, labels, fake):
+    def _discriminator_step(self, images, labels, fake, share):
         """One gradient step on D: real images towards 1, ``fake`` (held fixed) towards 0."""
         fake = ops.stop_gradient(fake)
         with tf.GradientTape() as tape:
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
             d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
+            scaled_d_loss = self._scaled_loss(d_loss, share, self.d_optimizer)
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled_d_loss, d_vars), d_vars))
         return d_loss, real_logits, fake_logits
 
     def _discriminator_logits(self, images, fake, labels):
@@ -245,24 +345,30 @@ class GAN(keras.Model):
         """D's loss; with ``mismatched_pairs``, real images under a wrong label count as fakes too."""
         if not self.mismatched_pairs:
             return discriminator_loss(real_logits, fake_logits, self.real_label)
-        # A wrong label for every image: add 1..num_classes-1 to the true one, modulo num_classes.
-        shift = keras.random.randint(ops.shape(labels), 1, self.num_classes, seed=self.seed_generator,
-                                     dtype=labels.dtype)
-        wrong_logits = self._d_logits(images, (labels + shift) % self.num_classes)
+        wrong_logits = self._d_logits(images, self._wrong_labels(labels))
         negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
         return discriminator_loss(real_logits, negatives, self.real_label)
 
+    def _wrong_labels(self, labels):
+        """A wrong label for every image: the true one plus 1..num_classes-1, modulo num_classes."""
+        shift = keras.random.randint(ops.shape(labels), 1, self.num_classes, seed=self._seeds(), dtype=labels.dtype)
+        return (labels + shift) % self.num_classes
+
     def _d_logits(self, images, labels):
-        """D's logits ``(batch, 1)`` for training, on augmented images when ``augment_shift`` is set."""
-        images = augment.random_shift(images, self.augment_shift, self.seed_generator)
-        return self.discriminator(self._d_inputs(images, labels), training=True)
+        """D's float32 logits ``(batch, 1)`` for training, on augmented images when ``augment_shift`` is set.
+
+        float32 even when D computes in float16 (mixed precision), so that the losses are.
+        """
+        images = augment.random_shift(images, self.augment_shift, self._seeds())
+        return ops.cast(self.discriminator(self._d_inputs(images, labels), training=True), "float32")
 
     def _fakes(self, batch, labels):
         """G's images for a batch of fresh noise (and the batch's labels, if conditional)."""
         return self.generator(self._g_inputs(self._noise(batch), labels), training=True)
 
     def _noise(self, batch):
-        return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        """Training noise ``(batch, latent_dim)`` float32 from N(0, 1), this replica's own."""
+        return keras.random.normal((batch, self.latent_dim), seed=self._seeds())
 
     def _g_inputs(self, z, labels):
         return [z, labels] if self.conditional else z
@@ -270,7 +376,69 @@ class GAN(keras.Model):
     def _d_inputs(self, images, labels):
         return [images, labels] if self.conditional else images
 
+    # -- several devices and mixed precision ---------------------------------------------------
+
+    def _seeds(self) -> keras.random.SeedGenerator:
+        """Where this replica's random numbers come from (see "Several devices" in the class doc).
+
+        On one device, the GAN's ``seed_generator`` itself. Under a strategy with N > 1
+        replicas, a view of it that moves the seed by the replica's id: every replica keeps its
+        own copy of the generator's state and the copies advance in step, so drawing from the
+        generator directly would give every replica the same noise.
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return self.seed_generator
+        return _ReplicaSeeds(self.seed_generator, context.replica_id_in_sync_group)
+
+    @staticmethod
+    def _replica_share(batch):
+        """This replica's share of the global batch, b_r / B (float32 scalar), or None on one device.
+
+        Each optimizer sums the replicas' gradients. Weighting every replica's mean loss by its
+        share makes the sum the gradient of the mean over the global batch, however the batch
+        was split (a last, smaller batch may be split unevenly).
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return None
+        local = ops.cast(batch, "float32")
+        return local / context.all_reduce(tf.distribute.ReduceOp.SUM, local)
+
+    @staticmethod
+    def _scaled_loss(loss, share, optimizer):
+        """The loss to differentiate: this replica's part of it, times the loss scale under mixed_float16.
+
+        Call it inside the gradient tape. On one device with float32 it returns ``loss`` itself.
+        """
+        if share is not None:
+            loss = loss * share
+        return optimizer.scale_loss(loss)  # unchanged unless a LossScaleOptimizer (or loss_scale_factor)
+
+    def _g_grad_norm(self, g_grads):
+        """Global norm of G's full gradient (float32 scalar), or None when not tracked.
+
+        Under a strategy the replicas' gradients are summed first (the optimizer does the same
+        sum again for its update): the norm of the sum, not a mean of the replicas' norms. The
+        loss scale is divided out; call this before ``apply_gradients``, which may change it.
+        """
+        if not self.track_grad_norm:
+            return None
+        grads = [g for g in g_grads if g is not None]
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm(grads)
+        if isinstance(self.g_optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / ops.cast(self.g_optimizer.dynamic_scale, norm.dtype)
+        return norm
+
     def _update_ema(self):
+        """One step of the moving average of G's weights, after G's update.
+
+        Under a strategy every replica updates its own copy of the average from its own copy of
+        G's weights; those are equal after each (summed) update, so the copies stay equal.
+        """
         if self.ema_generator is None:
             return
         # Warm-up as in tf.train.ExponentialMovingAverage(num_updates): early on the average
@@ -282,20 +450,49 @@ class GAN(keras.Model):
 
     # -- training and sampling ---------------------------------------------------------------
 
-    def fit(self, x=None, y=None, callbacks=None, **kwargs):
-        """Keras's ``fit``, after checking the data, with a NaN guard always on.
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+            validation_freq=1):
+        """Keras's ``fit`` (same arguments, same order), after checking the data, with a NaN guard always on.
 
         ``x`` is a ``tf.data.Dataset`` of image batches (or ``(images, labels)`` batches for a
-        conditional GAN), as made by ``gan_utils.data.as_dataset``, or an image array.
+        conditional GAN), as made by ``gan_utils.data.as_dataset``, or an image array
+        ``(N, 28, 28, 1)`` (then ``y`` holds the labels of a conditional GAN, and ``batch_size``
+        and ``shuffle`` apply; a dataset batches and shuffles itself).
+
+        With a ``callbacks.resume_from`` callback that finds a checkpoint, the run goes on where
+        the checkpointed one stopped: the callback restores the model, and the data is moved on
+        to the batch that run would have read next (``ResumeFrom.resume_data``) before Keras
+        starts reading it. The callback is moved to the front of ``callbacks``, so that the other
+        callbacks see the restored model, and the epoch's checkpoint is written before another
+        callback can stop the run.
+
+        Returns:
+            Keras's ``History``.
         """
+
         self._check_training_data(x, y)
-        if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
-        self._fit_steps_per_execution(kwargs.get("steps_per_epoch"))
         callbacks = list(callbacks or [])
+        resumes = [c for c in callbacks if isinstance(c, ResumeFrom)]
+        if len(resumes) > 1:
+            raise ValueError(f"fit() got {len(resumes)} resume_from callbacks; pass one.")
+        self._initial_epoch = None  # Keras keeps a restored epoch on the model; a later fit must not start there
+        if resumes:
+            callbacks = resumes + [c for c in callbacks if c is not resumes[0]]
+            x, steps_per_epoch = resumes[0].resume_data(x, steps_per_epoch)
         if not any(isinstance(c, StopOnNaN) for c in callbacks):
             callbacks.append(StopOnNaN())
-        return super().fit(x, y, callbacks=callbacks, **kwargs)
+        is_dataset = isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset))
+        self._fit_steps_per_execution(steps_per_epoch)
+        return super().fit(
+            x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+            validation_split=validation_split, validation_data=validation_data,
+            shuffle=False if is_dataset else shuffle,  # Keras warns about shuffle=True for a dataset
+            class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+            validation_batch_size=validation_batch_size, validation_freq=validation_freq,
+        )
 
     def _fit_steps_per_execution(self, steps_per_epoch):
         """Keras rounds an epoch up to whole executions; run exactly ``steps_per_epoch`` instead.
@@ -360,13 +557,21 @@ class GAN(keras.Model):
         return path
 
     def _check_training_data(self, x, y):
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            image_spec, label_spec = (spec[0], spec[1]) if isinstance(spec, tuple) else (spec, None)
+        """Check ``fit()``'s data against the models, so that a mistake gets a clear ValueError.
+
+        ``x`` is a ``tf.data.Dataset`` or a ``tf.distribute`` distributed dataset whose batches
+        are images ``(batch, *image_shape)`` or ``(images, labels)`` pairs, or an image array
+        ``(N, *image_shape)`` with labels ``y`` ``(N,)`` for a conditional GAN.
+        """
+        if isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
+            image_spec, label_spec = _batch_specs(x.element_spec)
             image_shape, has_labels = tuple(image_spec.shape[1:]), label_spec is not None
         else:
             if x is None:
                 raise ValueError("fit() needs data: a dataset from gan_utils.data.as_dataset, or images.")
+            if isinstance(x, dict):
+                raise ValueError(f"fit() got a dict (keys {sorted(x)}) as x: pass the images as x, and "
+                                 "for a conditional GAN their labels as y, e.g. fit(images, labels).")
             image_shape, has_labels = tuple(np.shape(x)[1:]), y is not None
         if image_shape != self.image_shape:
             raise ValueError(
@@ -379,6 +584,58 @@ class GAN(keras.Model):
                              "as_dataset(images) without labels, or build a conditional generator.")
         if self.conditional and not has_labels:
             raise ValueError("This GAN is conditional and needs labels: use as_dataset(images, labels).")
+
+
+def _batch_specs(spec):
+    """The (images, labels or None) specs of one batch of a dataset, from its ``element_spec``.
+
+    Raises a ValueError naming the fix for the structures a GAN cannot use: dicts, 1-tuples,
+    and tuples with sample weights or targets.
+    """
+    fix = ("fit() takes a dataset of image batches, or of (images, labels) pairs for a conditional "
+           "GAN, as gan_utils.data.as_dataset(images) or as_dataset(images, labels) makes")
+    if isinstance(spec, dict):
+        raise ValueError(f"The dataset yields dicts (keys {sorted(spec)}), but {fix}. Map it first, "
+                         f"e.g. ds.map(lambda d: (d['image'], d['label'])) with your keys.")
+    if isinstance(spec, tuple) and len(spec) == 1:
+        raise ValueError(f"The dataset yields 1-tuples (images,), but {fix}. Yield the image batch "
+                         f"itself: ds.map(lambda images: images).")
+    if isinstance(spec, tuple) and len(spec) > 2:
+        raise ValueError(f"The dataset yields {len(spec)}-tuples, but {fix}: a GAN uses no targets or "
+                         f"sample weights. Drop the rest, e.g. ds.map(lambda images, labels, *rest: (images, labels)).")
+    images, labels = spec if isinstance(spec, tuple) else (spec, None)
+    images, labels = _one_replica(images), _one_replica(labels)
+    if not isinstance(images, tf.TensorSpec) or not (labels is None or isinstance(labels, tf.TensorSpec)):
+        raise ValueError(f"The dataset yields {spec}, but {fix}.")
+    return images, labels
+
+
+def _one_replica(spec):
+    """One replica's spec of a distributed dataset's element (PerReplicaSpec), else ``spec`` itself."""
+    # PerReplicaSpec has no public accessor; _value_specs holds one TensorSpec per replica.
+    value_specs = getattr(spec, "_value_specs", None)
+    return value_specs[0] if value_specs else spec
+
+
+class _ReplicaSeeds(keras.random.SeedGenerator):
+    """Replica r's view of the GAN's shared ``SeedGenerator``: its seeds, moved by r * REPLICA_SEED_STRIDE.
+
+    Keras's random functions take a ``SeedGenerator`` and only call its ``next()``. This view
+    advances the shared generator (whose per-replica copies advance in step) and adds
+    ``[r * REPLICA_SEED_STRIDE, 0]`` to the ``[seed, counter]`` pair it returns, so replica r
+    draws what a generator seeded with ``seed + r * REPLICA_SEED_STRIDE`` would.
+    """
+
+    def __init__(self, shared: keras.random.SeedGenerator, replica_id):
+        # No super().__init__() on purpose: it would create a state variable inside the traced
+        # step. The view has no state of its own; the shared generator's state is what is saved.
+        self.shared = shared
+        self.replica_id = replica_id
+
+    def next(self, ordered=True):
+        seed = self.shared.next(ordered)
+        offset = ops.cast(self.replica_id, seed.dtype) * REPLICA_SEED_STRIDE
+        return seed + ops.stack([offset, ops.zeros_like(offset)])
 
 
 def _check_pair(generator, discriminator):

@@ -195,6 +195,75 @@ def test_as_dataset_errors():
         data.as_dataset(images, np.arange(9), batch_size=4)
 
 
+def test_as_dataset_rejects_fractional_labels():
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    with pytest.raises(ValueError, match="integer digits"):  # was silently truncated to [0, 1, 2, 3]
+        data.as_dataset(images, [0.5, 1.7, 2.2, 3.9], batch_size=2)
+
+
+def test_as_dataset_rejects_labels_outside_the_classes():
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.9, got \[10\]"):  # was an all-zero one-hot row
+        data.as_dataset(images, [1, 2, 10, 3], batch_size=2)
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.2, got \[3\]"):
+        data.as_dataset(images, [0, 1, 2, 3], batch_size=2, num_classes=3)
+
+
+def test_as_dataset_accepts_whole_float_labels_and_names_one_hot_ones():
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    with pytest.raises(ValueError, match="look one-hot"):
+        data.as_dataset(images, np.eye(10)[[1, 2, 3, 4]], batch_size=2)
+    _, labels = next(iter(data.as_dataset(images, [0.0, 1.0, 2.0, 3.0], batch_size=4, shuffle=False)))
+    assert labels.numpy().tolist() == [0, 1, 2, 3] and labels.dtype.name == "int32"  # whole floats are fine
+
+
+def _values(dataset, n):
+    return [batch.numpy().ravel().tolist() for batch in dataset.take(n)]
+
+
+def test_as_dataset_orders_the_data_as_dataset_shuffle_does():
+    """The order every existing run measured with: tf.data's own reshuffle, pass after pass."""
+    import tensorflow as tf
+
+    images = np.arange(40, dtype=np.float32).reshape(40, 1)
+    for seed in (0, 3):
+        tf.random.set_seed(7)
+        plain = tf.data.Dataset.from_tensor_slices(images).shuffle(40, seed=seed).batch(6, drop_remainder=True)
+        tf.random.set_seed(7)
+        ours = data.as_dataset(images, batch_size=6, seed=seed)
+        assert _values(ours.repeat(), 24) == _values(plain.repeat(), 24)
+        assert _values(ours, 6) == _values(plain, 6)  # a second reading goes on with the next pass
+
+
+@pytest.mark.parametrize("repeat", [True, False])
+def test_resume_stream_continues_where_the_interrupted_run_was(repeat):
+    import tensorflow as tf
+
+    images = np.arange(40, dtype=np.float32).reshape(40, 1)
+    tf.random.set_seed(7)
+    dataset = data.as_dataset(images, batch_size=6, seed=3)  # 6 batches per pass
+    given = dataset.repeat() if repeat else dataset
+    run = _values(dataset.repeat(), 30)  # the run left alone reads passes 0 to 4
+    tf.random.set_seed(8)  # other seeds in between must not matter
+    stream, steps = data.resume_stream(given, 10, steps_per_epoch=5 if repeat else None)
+    assert steps == (5 if repeat else 6)  # without steps_per_epoch, one epoch is one pass
+    assert _values(stream, 20) == run[10:30]  # although `dataset` has been read already
+
+
+def test_resume_stream_of_another_dataset_skips_ahead_with_a_warning():
+    import tensorflow as tf
+
+    plain = tf.data.Dataset.range(12).batch(3)
+    with pytest.warns(UserWarning, match="not made by gan_utils.data.as_dataset"):
+        stream, steps = data.resume_stream(plain, 5)
+    assert steps == 4 and _values(stream, 3) == [[3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    with pytest.warns(UserWarning) as caught:
+        data.resume_stream(plain, 5, steps_per_epoch=3)
+    assert any("does not divide the 4 batches" in str(w.message) for w in caught)
+    with pytest.raises(TypeError, match="needs a tf.data.Dataset"):
+        data.resume_stream(np.zeros((4, 1)), 1)
+
+
 def test_check_labels_accepts_ints_and_whole_floats():
     assert data.check_labels([3, 0, 9], 3).tolist() == [3, 0, 9]
     assert data.check_labels(np.array([1.0, 2.0]), 2).dtype == np.int64

@@ -4,10 +4,12 @@ matplotlib.use("Agg")  # unit tests stay headless; the nbval run exercises inlin
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
-from gan_utils import plotting
+from gan_utils import plotting, toy
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TWO = toy.mixture([-2.0, 2.0], 0.5)
 
 
 def test_image_grid_geometry_titles_and_png(tmp_path):
@@ -73,3 +75,47 @@ def test_bar_chart_bars_and_reference(tmp_path):
     assert len(per_digit.axes[0].lines) == 1 and len(per_digit.axes[0].lines[0].get_xdata()) == 2
     with pytest.raises(ValueError, match="labels has 1 entries for 2 values"):
         plotting.bar_chart([1, 2], labels=["a"])
+
+
+# -- notebook 1's 1-D density plots ----------------------------------------------------------------
+
+def _snapshot(epoch, grid):
+    p_g = toy.normal_pdf(grid, 0.0, 1.0)
+    p = TWO.pdf(grid)
+    d_star = toy.optimal_discriminator(p, p_g)
+    return toy.Snapshot(epoch, np.random.default_rng(0).normal(size=300).astype(np.float32), p_g,
+                        np.full(grid.shape, 0.5), d_star, toy.js_divergence(p, p_g, grid), 0.1)
+
+
+def test_plot_helpers_return_figures_and_save_pngs(tmp_path):
+    grid = toy.make_grid(-6, 6, 121)
+    p = TWO.pdf(grid)
+    fig = plotting.plot_density_fits(grid, p, {"N(0, 1)": toy.normal_pdf(grid)}, samples=TWO.sample(200),
+                                     path=tmp_path / "fits.png")
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert (tmp_path / "fits.png").read_bytes()[:8] == PNG_SIGNATURE
+
+    fig = plotting.plot_snapshots([_snapshot(e, grid) for e in (0, 1, 5, 10)], grid, p, path=tmp_path / "row.png")
+    assert len(fig.axes) == 4 and fig.axes[2].get_title().startswith("epoch 5: JS = ")
+    assert (tmp_path / "row.png").read_bytes()[:8] == PNG_SIGNATURE
+
+    z = np.linspace(-3, 3, 200)
+    fig = plotting.plot_generator_map(z, -TWO.quantile(0.5 * (1 + np.tanh(z))), TWO, path=tmp_path / "map.png")
+    assert len(fig.axes) == 3 and "mirrored" in fig.axes[1].get_legend().get_texts()[1].get_text()
+
+    fig = plotting.plot_js_curve({"a": ([0, 1, 2], [0.6, 0.1, 0.01])}, floor=0.001)
+    assert fig.axes[0].get_yscale() == "log"
+
+    d = np.linspace(0.01, 0.99, 50)
+    fig = plotting.plot_g_losses(d, {"minimax": np.log(1 - d)}, {"minimax": -d})
+    assert len(fig.axes) == 2
+
+
+def test_plot_errors_are_explained():
+    grid = toy.make_grid(-6, 6, 121)
+    with pytest.raises(ValueError, match="no snapshots"):
+        plotting.plot_snapshots([], grid, TWO.pdf(grid))
+    with pytest.raises(ValueError, match="same length"):
+        plotting.plot_generator_map(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="curves is empty"):
+        plotting.plot_js_curve({})

@@ -1,20 +1,22 @@
-"""The 1-D toy helpers of notebook 1: mixtures, density estimates, divergences, models, plots."""
+"""The maths of notebook 1's 1-D toy problem: mixtures, density estimates, divergences, D*.
 
+Notebook 1's models and callback are tested in test_toy_gan.py, its plots in test_plotting.py.
+"""
+
+import json
 import math
-
-import matplotlib
-
-matplotlib.use("Agg")  # unit tests stay headless; the nbval run exercises inline display
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
-from gan_utils import data, toy, training
+from gan_utils import toy
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID = toy.make_grid(-10.0, 10.0, 2001)
 TWO = toy.mixture([-2.0, 2.0], 0.5)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- the mixture --------------------------------------------------------------------------------
@@ -71,6 +73,15 @@ def test_sum_error_suggests_normalised_weights():
         toy.mixture([0, 1], 1.0, [1.0, 3.0])
 
 
+def test_weights_off_by_rounding_are_normalised_and_sample():
+    # A sum 5e-7 away from 1 passes the 1e-6 check but is beyond what rng.choice tolerates (~1.5e-8).
+    mix = toy.mixture([-2.0, 2.0], 0.5, [0.3, 0.7 + 5e-7])
+    assert math.fsum(mix.weights) == pytest.approx(1.0, abs=1e-15)
+    assert mix.weights == pytest.approx((0.3 / (1 + 5e-7), (0.7 + 5e-7) / (1 + 5e-7)), rel=1e-15)
+    assert mix.sample(1000, seed=0).shape == (1000, 1)
+    assert toy.integrate(mix.pdf(GRID), GRID) == pytest.approx(1.0, abs=1e-9)
+
+
 # -- density estimates and divergences -----------------------------------------------------------
 
 def test_fit_gaussian_histogram_and_kde():
@@ -107,12 +118,48 @@ def test_js_divergence_properties():
     assert toy.js_divergence(p, q, GRID) == pytest.approx(toy.js_divergence(q, p, GRID), rel=1e-12)
     assert 0 < toy.js_divergence(p, q, GRID) < math.log(2)
     far_apart = toy.js_divergence(toy.normal_pdf(GRID, -6, 0.2), toy.normal_pdf(GRID, 6, 0.2), GRID)
-    assert far_apart == pytest.approx(math.log(2), abs=1e-6) and far_apart <= math.log(2)
+    assert far_apart == pytest.approx(math.log(2), abs=1e-12)  # no overlap: the maximum, up to rounding
     zero_tails = np.where(np.abs(GRID) < 3, p, 0.0)
     assert math.isfinite(toy.js_divergence(p, zero_tails, GRID))  # where KL is infinite
     one_mode = toy.js_divergence(p, toy.normal_pdf(GRID, 2.0, 0.5), GRID)
     expected = 0.5 * (0.5 * math.log(2) + 0.5 * math.log(2 / 3)) + 0.5 * math.log(4 / 3)
     assert one_mode == pytest.approx(expected, abs=1e-4)  # 0.216, quoted by the notebook
+
+
+def test_js_divergence_survives_underflowing_tails():
+    # Where a tail holds the smallest subnormal float and the other density is 0, m = (p + q) / 2
+    # rounds to 0 under p > 0: taken literally, KL(p || m) would be infinite.
+    p, q = toy.normal_pdf(GRID, 0.0, 0.05), toy.normal_pdf(GRID, 5.0, 0.05)
+    assert p[0] == q[0] == 0.0
+    p[0] = np.nextafter(0.0, 1.0)
+    assert toy.js_divergence(p, q, GRID) == pytest.approx(math.log(2), abs=1e-12)  # no overlap
+
+
+@pytest.mark.parametrize("broken_kl, message", [
+    (0.8, r"JS = 0\.8 nats.*above log 2"),
+    (-0.01, r"JS = -0\.01 nats.*below 0"),
+], ids=["above-log2", "negative"])
+def test_js_divergence_fails_loudly_beyond_rounding(monkeypatch, broken_kl, message):
+    # A bug upstream (here a KL that returns a wrong constant) must surface, not be clamped away.
+    monkeypatch.setattr(toy, "kl_divergence", lambda p, q, grid: broken_kl)
+    with pytest.raises(ValueError, match=message):
+        toy.js_divergence(TWO.pdf(GRID), toy.normal_pdf(GRID, 0.0, 2.0), GRID)
+
+
+@pytest.mark.parametrize("kl, js", [(math.log(2) + 1e-12, math.log(2)), (-1e-12, 0.0)], ids=["above", "below"])
+def test_js_divergence_clips_only_rounding_errors(monkeypatch, kl, js):
+    monkeypatch.setattr(toy, "kl_divergence", lambda p, q, grid: kl)
+    assert toy.js_divergence(TWO.pdf(GRID), toy.normal_pdf(GRID, 0.0, 2.0), GRID) == js
+
+
+def test_kl_divergence_fails_loudly_when_negative(monkeypatch):
+    # The discrete KL of two densities normalised on one grid is >= 0 exactly (Gibbs' inequality),
+    # so a clearly negative value is a bug, e.g. in the integral, and must not become 0.
+    integrate = toy.integrate
+    monkeypatch.setattr(toy, "integrate", lambda values, grid: integrate(values, grid) - 0.01)
+    p = TWO.pdf(GRID)
+    with pytest.raises(ValueError, match=r"KL = -0\.01\d* nats.*below 0"):
+        toy.kl_divergence(p, p, GRID)
 
 
 def test_divergences_reject_bad_densities():
@@ -143,83 +190,39 @@ def test_optimal_discriminator_and_weighted_error():
         toy.optimal_discriminator(np.ones(3), np.ones(4))
 
 
-# -- models, the callback and the engine ----------------------------------------------------------
+# -- no TensorFlow needed -----------------------------------------------------------------------
 
-def test_generator_skip_and_offset():
-    import keras
+_WITHOUT_TF = """
+import json, sys
 
-    z = np.linspace(-3, 3, 7, dtype=np.float32)[:, None]
-    keras.utils.set_random_seed(0)
-    plain = toy.mlp_generator_1d(skip=False)
-    keras.utils.set_random_seed(0)
-    shifted = toy.mlp_generator_1d(skip=False, offset=1.0)
-    keras.utils.set_random_seed(0)
-    skipped = toy.mlp_generator_1d(skip=True)
-    assert plain.output_shape == (None, 1) and toy.mlp_discriminator_1d().output_shape == (None, 1)
-    assert np.allclose(shifted(z).numpy() - plain(z).numpy(), 1.0, atol=1e-5)
-    assert np.allclose(skipped(z).numpy() - plain(z).numpy(), z, atol=1e-5)  # G(z) = z + f(z)
-    assert toy.mlp_generator_1d(latent_dim=3, skip=False).input_shape == (None, 3)
-    with pytest.raises(ValueError, match="needs latent_dim=1"):
-        toy.mlp_generator_1d(latent_dim=2)
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"tensorflow", "keras", "matplotlib"}:
+            raise ModuleNotFoundError(f"{name} is blocked by the test")
+        return None
 
+sys.meta_path.insert(0, Blocked())
+from gan_utils import toy
 
-def test_density_snapshots_record_a_short_gan_run():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    gan = training.GAN(toy.mlp_generator_1d(hidden=8), toy.mlp_discriminator_1d(hidden=8), seed=0)
-    gan.compile()
-    watcher = toy.DensitySnapshots(TWO, toy.make_grid(-6, 6, 121), snapshot_epochs=(0, 2), n_samples=500)
-    dataset = data.as_dataset(TWO.sample(512, seed=0), batch_size=64).repeat()
-    gan.fit(dataset, epochs=3, steps_per_epoch=4, callbacks=[watcher], verbose=0)
-    assert watcher.epochs == [0, 1, 2, 3] and len(watcher.js) == 4
-    assert [s.epoch for s in watcher.snapshots] == [0, 2, 3]  # the last epoch is always kept
-    snap = watcher.snapshots[-1]
-    assert snap.samples.shape == (500,) and snap.d.shape == snap.p_g.shape == snap.d_star.shape == (121,)
-    assert all(0 <= v <= math.log(2) for v in watcher.js) and 0 <= snap.d_error <= 1
-    assert np.all((snap.d > 0) & (snap.d < 1))
-    assert watcher.z.shape == (500, 1)
+grid = toy.make_grid(-6.0, 6.0, 601)
+mix = toy.mixture([-2.0, 2.0], 0.5)
+p, q = mix.pdf(grid), toy.normal_pdf(grid, 2.0, 0.5)
+print(json.dumps({
+    "samples": mix.sample(100, seed=0).shape,
+    "kl": toy.kl_divergence(p, q, grid),
+    "js": toy.js_divergence(p, q, grid),
+    "d_star": toy.optimal_discriminator(p, q).tolist(),
+    "loaded": sorted({m.partition(".")[0] for m in sys.modules} & {"tensorflow", "keras", "matplotlib"}),
+}))
+"""
 
 
-# -- plots ---------------------------------------------------------------------------------------
-
-def _snapshot(epoch, grid):
-    p_g = toy.normal_pdf(grid, 0.0, 1.0)
-    p = TWO.pdf(grid)
-    d_star = toy.optimal_discriminator(p, p_g)
-    return toy.Snapshot(epoch, np.random.default_rng(0).normal(size=300).astype(np.float32), p_g,
-                        np.full(grid.shape, 0.5), d_star, toy.js_divergence(p, p_g, grid), 0.1)
-
-
-def test_plot_helpers_return_figures_and_save_pngs(tmp_path):
-    grid = toy.make_grid(-6, 6, 121)
-    p = TWO.pdf(grid)
-    fig = toy.plot_density_fits(grid, p, {"N(0, 1)": toy.normal_pdf(grid)}, samples=TWO.sample(200),
-                                path=tmp_path / "fits.png")
-    assert isinstance(fig, Figure) and len(fig.axes) == 1
-    assert (tmp_path / "fits.png").read_bytes()[:8] == PNG_SIGNATURE
-
-    fig = toy.plot_snapshots([_snapshot(e, grid) for e in (0, 1, 5, 10)], grid, p, path=tmp_path / "row.png")
-    assert len(fig.axes) == 4 and fig.axes[2].get_title().startswith("epoch 5: JS = ")
-    assert (tmp_path / "row.png").read_bytes()[:8] == PNG_SIGNATURE
-
-    z = np.linspace(-3, 3, 200)
-    fig = toy.plot_generator_map(z, -TWO.quantile(0.5 * (1 + np.tanh(z))), TWO, path=tmp_path / "map.png")
-    assert len(fig.axes) == 3 and "mirrored" in fig.axes[1].get_legend().get_texts()[1].get_text()
-
-    fig = toy.plot_js_curve({"a": ([0, 1, 2], [0.6, 0.1, 0.01])}, floor=0.001)
-    assert fig.axes[0].get_yscale() == "log"
-
-    d = np.linspace(0.01, 0.99, 50)
-    fig = toy.plot_g_losses(d, {"minimax": np.log(1 - d)}, {"minimax": -d})
-    assert len(fig.axes) == 2
-
-
-def test_plot_errors_are_explained():
-    grid = toy.make_grid(-6, 6, 121)
-    with pytest.raises(ValueError, match="no snapshots"):
-        toy.plot_snapshots([], grid, TWO.pdf(grid))
-    with pytest.raises(ValueError, match="same length"):
-        toy.plot_generator_map(np.zeros(3), np.zeros(4))
-    with pytest.raises(ValueError, match="curves is empty"):
-        toy.plot_js_curve({})
+def test_maths_work_without_tensorflow_keras_or_matplotlib():
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_TF], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    grid = toy.make_grid(-6.0, 6.0, 601)
+    p, q = TWO.pdf(grid), toy.normal_pdf(grid, 2.0, 0.5)
+    assert out["samples"] == [100, 1] and out["loaded"] == []
+    assert out["kl"] == toy.kl_divergence(p, q, grid) and out["js"] == toy.js_divergence(p, q, grid)
+    assert np.array_equal(out["d_star"], toy.optimal_discriminator(p, q))

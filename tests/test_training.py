@@ -1,13 +1,21 @@
 """The training engine: that it trains, reproduces, saves, resumes and explains mistakes."""
 
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
-from gan_utils import callbacks, data, models, training
+from gan_utils import data, models, training
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +27,14 @@ def twos():
 def _mlp_gan(seed=0, **kwargs):
     keras.utils.set_random_seed(seed)
     gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=seed, **kwargs)
+    gan.compile()
+    return gan
+
+
+def _small_gan(seed=0, cls=training.GAN, **kwargs):
+    """The MLP GAN with 32 hidden units: for tests of the engine's bookkeeping, not of learning."""
+    keras.utils.set_random_seed(seed)
+    gan = cls(models.mlp_generator(hidden=32), models.mlp_discriminator(hidden=32), seed=seed, **kwargs)
     gan.compile()
     return gan
 
@@ -111,6 +127,76 @@ def test_same_seed_gives_identical_losses(twos):
     assert runs[0] == runs[1]
 
 
+def test_ema_follows_its_warm_up_formula_step_by_step(twos):
+    """After t generator steps: ema = d ema + (1 - d) G, with d = min(ema_decay, (1 + t) / (10 + t))."""
+    decay = 0.2  # below (1 + t) / (10 + t) from t = 2 on, so that both sides of the min are used
+    gan = _small_gan(ema_decay=decay)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=1)  # big steps: easy to tell apart
+    expected = [w.copy() for w in gan.generator.get_weights()]  # the average starts as a copy of G
+    for a, b in zip(gan.ema_generator.get_weights(), expected):
+        np.testing.assert_array_equal(a, b)
+    used = []
+
+    def follow(batch, logs):
+        t = int(gan.g_optimizer.iterations.numpy())
+        d = min(decay, (1 + t) / (10 + t))
+        used.append(d)
+        for i, current in enumerate(gan.generator.get_weights()):
+            expected[i] = d * expected[i] + (1 - d) * current
+
+    gan.fit(data.as_dataset(twos, batch_size=50), epochs=1, steps_per_epoch=3, verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=follow)])
+    assert used == [2 / 11, decay, decay]
+    for average, want, current in zip(gan.ema_generator.get_weights(), expected, gan.generator.get_weights()):
+        assert np.abs(average - current).max() > 1e-3  # the average really lags behind G
+        np.testing.assert_allclose(average, want, rtol=1e-5, atol=1e-7)
+
+
+def test_d_steps_gives_d_that_many_steps_each_on_fresh_fakes(twos):
+    fakes = []
+
+    class Watched(training.GAN):
+        def _discriminator_step(self, images, labels, fake, share):
+            fakes.append(np.asarray(fake))
+            return super()._discriminator_step(images, labels, fake, share)
+
+    gan = _small_gan(d_steps=3, cls=Watched)
+    gan.compile(run_eagerly=True, steps_per_execution=1)  # eager, so that the fakes can be looked at
+    gan.fit(data.as_dataset(twos, batch_size=16), epochs=1, steps_per_epoch=2, verbose=0)
+    assert int(gan.d_optimizer.iterations.numpy()) == 6 and int(gan.g_optimizer.iterations.numpy()) == 2
+    assert len(fakes) == 6
+    for step in (fakes[:3], fakes[3:]):  # within one G step G is fixed, so new fakes mean new noise
+        assert all(not np.allclose(a, b) for i, a in enumerate(step) for b in step[i + 1:])
+
+
+def test_fit_takes_numpy_arrays(twos):
+    gan = _small_gan()
+    before = [w.copy() for w in gan.discriminator.get_weights()]
+    history = gan.fit(twos[:64], batch_size=16, epochs=1, verbose=0)
+    assert int(gan.d_optimizer.iterations.numpy()) == 4  # 64 images in batches of 16
+    assert np.isfinite(history.history["d_loss"][-1])
+    assert all(not np.allclose(a, b) for a, b in zip(before, gan.discriminator.get_weights()))
+
+    keras.utils.set_random_seed(0)
+    conditional = training.GAN(models.conditional_mlp_generator(hidden=32),
+                               models.conditional_mlp_discriminator(hidden=32), mismatched_pairs=True)
+    conditional.compile()
+    history = conditional.fit(twos[:64], np.arange(64) % 10, batch_size=16, epochs=1, verbose=0)
+    assert int(conditional.d_optimizer.iterations.numpy()) == 4 and np.isfinite(history.history["d_loss"][-1])
+
+
+def test_calling_the_gan_gives_the_images_sample_gives(twos):
+    """gan(z), gan.predict(z), sample() and the saved generator: one network, the moving average."""
+    gan = _small_gan(ema_decay=0.9)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2))
+    gan.fit(data.as_dataset(twos, batch_size=50), epochs=1, steps_per_epoch=3, verbose=0)
+    z = gan.noise(8, seed=2)
+    sampled = gan.sample(z=z)
+    assert np.abs(sampled - gan.generator.predict(z, verbose=0)).max() > 1e-2  # EMA and G differ here
+    np.testing.assert_allclose(np.asarray(gan(z)), sampled, atol=1e-6)
+    np.testing.assert_allclose(gan.predict(z, verbose=0), sampled, atol=1e-6)
+
+
 def test_saved_generator_reloads_and_samples_identically(tmp_path, twos):
     gan = _mlp_gan(ema_decay=0.9)
     gan.fit(data.as_dataset(twos, batch_size=100), epochs=1, steps_per_epoch=3, verbose=0)
@@ -131,26 +217,6 @@ def test_conditional_generator_reloads_and_draws_requested_labels(tmp_path):
     z, labels = gan.noise(10, seed=1), np.arange(10)
     np.testing.assert_allclose(reloaded.predict([z, labels], verbose=0), gan.sample(z=z, labels=labels), atol=1e-6)
     assert gan.sample(labels=4, n=3).shape == (3, 28, 28, 1)
-
-
-def test_resumed_run_continues_from_the_epoch_where_it_stopped(tmp_path, twos):
-    ds = data.as_dataset(twos, batch_size=100).repeat()
-    gan = _mlp_gan()
-    with pytest.raises(KeyboardInterrupt):
-        gan.fit(ds, epochs=4, steps_per_epoch=3, verbose=0,
-                callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), callbacks.InterruptAtEpoch(2)])
-    weights_at_interrupt = [w.copy() for w in gan.generator.get_weights()]
-
-    fresh = _mlp_gan(seed=1)  # a new session: new objects, other initial weights
-    seen = []
-    record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
-    restored = keras.callbacks.LambdaCallback(
-        on_train_begin=lambda logs: np.testing.assert_allclose(fresh.generator.get_weights()[0], weights_at_interrupt[0]))
-    history = fresh.fit(ds, epochs=4, steps_per_epoch=3, verbose=0,
-                        callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), restored, record])
-    assert seen == [2, 3]  # epochs 0 and 1 were done before the interruption
-    assert len(history.history["d_loss"]) == 2
-    assert fresh.d_optimizer.iterations.numpy() == 12  # 6 steps before, 6 after: optimizer state came back
 
 
 def test_mismatched_pairs_teach_d_to_check_the_label():
@@ -222,16 +288,112 @@ def test_mismatched_models_and_settings_are_clear_errors():
         training.GAN(models.mlp_generator(), models.mlp_discriminator(), update="together")
 
 
-def test_sample_grid_writes_frames_and_a_gif(tmp_path, twos):
+def test_dataset_structures_a_gan_cannot_use_are_clear_errors(twos):
     gan = _mlp_gan()
-    grid = callbacks.SampleGrid(n=4, every=2, out_dir=tmp_path, value_range="sigmoid", show=False)
-    gan.fit(data.as_dataset(twos, batch_size=100), epochs=3, steps_per_epoch=1, verbose=0, callbacks=[grid])
-    assert [p.name for p in grid.frames] == ["epoch_0002.png", "epoch_0003.png"]  # every 2nd, and the last
-    gif = grid.save_gif()
-    from PIL import Image
+    images = twos[:8]
+    cases = {
+        r"1-tuples \(images,\).*ds\.map\(lambda images: images\)": (images,),
+        r"dicts \(keys \['image'\]\).*ds\.map": {"image": images},
+        r"3-tuples.*no targets or sample weights": (images, np.zeros(8, np.int32), np.ones(8, np.float32)),
+    }
+    for message, elements in cases.items():
+        with pytest.raises(ValueError, match=message):
+            gan.fit(tf.data.Dataset.from_tensor_slices(elements).batch(4), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"got a dict \(keys \['image'\]\) as x.*fit\(images, labels\)"):
+        gan.fit({"image": images}, epochs=1, verbose=0)
 
-    with Image.open(gif) as image:
-        assert image.format == "GIF" and image.n_frames == 2
+
+# -- mixed precision -------------------------------------------------------------------------
+
+@pytest.fixture
+def dtype_policy():
+    """Set Keras's global dtype policy in a test; the previous one (float32) comes back even if it fails."""
+    previous = keras.mixed_precision.global_policy()
+    yield keras.mixed_precision.set_global_policy
+    keras.mixed_precision.set_global_policy(previous)
+
+
+def _two_sgd_steps(twos):
+    """A small GAN under the current policy after two SGD steps, and its weights' update as one vector."""
+    gan = _small_gan()
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), steps_per_execution=1)
+    before = gan.generator.get_weights() + gan.discriminator.get_weights()
+    gan.fit(data.as_dataset(twos[:32], batch_size=16, shuffle=False), epochs=1, verbose=0)
+    after = gan.generator.get_weights() + gan.discriminator.get_weights()
+    return gan, np.concatenate([(a - b).ravel() for a, b in zip(after, before)])
+
+
+def _same_update(moved, reference, tolerance):
+    ratio = np.linalg.norm(moved) / np.linalg.norm(reference)
+    cosine = moved @ reference / (np.linalg.norm(moved) * np.linalg.norm(reference))
+    assert abs(ratio - 1) < tolerance and cosine > 1 - tolerance, (ratio, cosine)
+
+
+def test_mixed_float16_scales_the_losses_and_moves_the_weights_as_float32_does(twos, dtype_policy):
+    dtype_policy("float32")
+    _, reference = _two_sgd_steps(twos)
+    dtype_policy("mixed_float16")
+    gan, moved = _two_sgd_steps(twos)
+    assert gan.generator.compute_dtype == gan.discriminator.compute_dtype == "float16"
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        assert int(optimizer.step_counter.numpy()) == 2  # both steps had finite gradients after scaling
+        assert float(optimizer.dynamic_scale.numpy()) == 2.0 ** 15  # the losses were multiplied by this
+    assert gan._d_logits(twos[:2], None).dtype == "float32"  # so the losses are float32
+    # Scaled losses, unscaled gradients: the same step as in float32, up to float16 rounding.
+    _same_update(moved, reference, tolerance=1e-2)
+
+
+def test_mixed_bfloat16_trains_without_loss_scaling(twos, dtype_policy):
+    dtype_policy("float32")
+    _, reference = _two_sgd_steps(twos)
+    dtype_policy("mixed_bfloat16")
+    gan, moved = _two_sgd_steps(twos)
+    assert gan.generator.compute_dtype == "bfloat16"
+    assert not isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert not isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    _same_update(moved, reference, tolerance=2e-2)
+
+
+# -- importing without TensorFlow, or with another Keras backend -----------------------------
+
+_BLOCK_TENSORFLOW = """
+import sys
+
+class BlockTensorFlow:  # as if TensorFlow were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, BlockTensorFlow())
+"""
+
+
+def _import_training(env=None, before=""):
+    """stderr's last line after ``import gan_utils.training`` in a fresh Python (which must fail)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
+    done = subprocess.run([sys.executable, "-c", before + "\nimport gan_utils.training"], cwd=ROOT,
+                          env={**environ, **(env or {})}, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stdout
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_missing_tensorflow_is_an_import_error_saying_what_to_install():
+    error = _import_training(before=_BLOCK_TENSORFLOW)
+    assert error.startswith("ImportError: gan_utils trains with TensorFlow, which is not installed"), error
+    assert 'pip install "gan_utils[tf]"' in error and "pip install tensorflow" in error
+
+
+def test_another_keras_backend_is_an_import_error_saying_how_to_switch(tmp_path):
+    error = _import_training(env={"KERAS_BACKEND": "jax"})
+    assert error.startswith("ImportError: gan_utils trains with TensorFlow, but Keras is set to the 'jax' "
+                            "backend (KERAS_BACKEND=jax)"), error
+    assert "Unset KERAS_BACKEND, or set it to tensorflow before Keras is first imported" in error
+    # The same backend chosen in keras.json: Keras itself fails first, as JAX is not installed here.
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    error = _import_training(env={"KERAS_HOME": str(tmp_path)})
+    assert error.startswith("ImportError: gan_utils trains with TensorFlow, but Keras is set to "), error
+    assert "'jax'" in error and "keras.json" in error
 
 
 @pytest.mark.parametrize("builder_pair", [
@@ -291,3 +453,13 @@ def test_generator_still_saves_after_a_soft_label_view(tmp_path):
     models.soft_label_generator(generator)
     generator.save(tmp_path / "g.keras")
     assert keras.models.load_model(tmp_path / "g.keras").output_shape == (None, 28, 28, 1)
+
+
+def test_fit_takes_keras_arguments_in_keras_order(twos):
+    """``gan.fit(x, y, 64)`` means batch_size=64, as in keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks)."""
+    gan = _mlp_gan()
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    history = gan.fit(twos[:128], None, 64, 2, 0, [record])
+    assert seen == [0, 1] and len(history.history["d_loss"]) == 2
+    assert int(gan.g_optimizer.iterations) == 4  # 128 images in batches of 64, twice

@@ -1,0 +1,82 @@
+"""One check before anything imports TensorFlow or Keras: that gan_utils can train here.
+
+gan_utils trains with TensorFlow (its engine uses ``tf.GradientTape``, ``tf.data`` and
+``tf.distribute``). Two set-ups make that impossible, and both otherwise end in a traceback that
+does not say what to do:
+
+* TensorFlow is not installed: ``ModuleNotFoundError: No module named 'tensorflow'``. TensorFlow is
+  an optional dependency on purpose (installing gan_utils on Colab must not replace Colab's GPU
+  build), so a plain ``pip install gan_utils`` leaves it out.
+* Keras is set to another backend (``KERAS_BACKEND=jax``, or ``"backend"`` in ``keras.json``):
+  Keras then imports JAX, or fails with ``No module named 'jax'`` when JAX is missing.
+
+``require_tensorflow()`` turns both into an ``ImportError`` that names the fix. Call it at the top
+of a module, before ``import keras`` and ``import tensorflow``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+INSTALL_HINT = 'pip install "gan_utils[tf]" (or pip install tensorflow)'
+OTHER_BACKEND_MODULES = ("jax", "jaxlib", "torch", "openvino")  # what Keras's other backends import
+
+
+def require_tensorflow() -> None:
+    """Make sure TensorFlow is installed and is Keras's backend, else raise a clear ImportError.
+
+    Checks, in this order and importing as little as possible: the ``KERAS_BACKEND`` environment
+    variable (without importing Keras, which would fail on a missing JAX first), that TensorFlow
+    imports, and then Keras's configured backend (which also covers ``~/.keras/keras.json``).
+
+    Raises:
+        ImportError: TensorFlow is not installed (the message says what to install), or Keras
+            uses another backend (the message says how to switch it to TensorFlow).
+    """
+    if "keras" not in sys.modules:
+        requested = os.environ.get("KERAS_BACKEND")
+        if requested and requested != "tensorflow":
+            raise ImportError(_backend_message(f"the {requested!r} backend", f"KERAS_BACKEND={requested}"))
+    _import_tensorflow()
+    _check_keras_backend()
+
+
+def _import_tensorflow() -> None:
+    try:
+        import tensorflow  # noqa: F401
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "tensorflow":
+            raise  # TensorFlow is there but one of its own dependencies is broken: show that.
+        raise ImportError(
+            f"gan_utils trains with TensorFlow, which is not installed. Install it with {INSTALL_HINT}; "
+            "on Colab it is already installed."
+        ) from error
+
+
+def _check_keras_backend() -> None:
+    try:
+        import keras
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").split(".")[0]
+        if missing == "keras":
+            raise ImportError(f"gan_utils needs Keras 3, which is not installed. Install it with {INSTALL_HINT}.") \
+                from error
+        if missing not in OTHER_BACKEND_MODULES:
+            raise  # one of Keras's own dependencies is broken: show that.
+        # Keras imports the backend named in its configuration (keras.json), and that one is missing.
+        raise ImportError(_backend_message(f"a backend that needs the missing module {error.name!r}",
+                                           "its configuration")) from error
+    name = keras.backend.backend()
+    if name != "tensorflow":
+        raise ImportError(_backend_message(f"the {name!r} backend", "its configuration"))
+
+
+def _backend_message(backend: str, source: str) -> str:
+    return (
+        f"gan_utils trains with TensorFlow, but Keras is set to {backend} ({source}). "
+        "Unset KERAS_BACKEND, or set it to tensorflow before Keras is first imported: "
+        'os.environ["KERAS_BACKEND"] = "tensorflow" in the first cell of a notebook (restart the '
+        'kernel if Keras was already imported), or export KERAS_BACKEND=tensorflow in a shell. '
+        'Check also "backend" in ~/.keras/keras.json.'
+    )
