@@ -153,10 +153,17 @@ RUNS = {**MODELS, **ANCHORS, **ABLATIONS}
 
 
 def report(name: str, result: dict, seconds: float, steps: int) -> str:
+    """One line of figures for a run, each beside real data's: ``result`` is ``metrics.evaluate``'s dict.
+
+    FID has a floor (real digits' FID); precision and recall have ceilings (real digits' figures at
+    the same sample sizes, k = ``result["k"]`` neighbours, ``result["pr_real_n"]`` real test images).
+    """
     shares = result["histogram"] / result["histogram"].sum()
     digits = result["digits"]
     line = (f"{name:<16} {steps:>7,} steps {seconds:6.0f} s | FID {result['fid']:7.2f} "
             f"(real {result['fid_real_reference']:.2f}, ratio {result['fid'] / result['fid_real_reference']:5.1f}x) | "
+            f"precision {result['precision']:.3f} (real {result['precision_real_reference']:.3f}) | "
+            f"recall {result['recall']:.3f} (real {result['recall_real_reference']:.3f}) | "
             f"coverage {result['coverage']:.3f} (real {result['coverage_real_reference']:.3f}) | "
             f"min digit share {shares.min():.3f}")
     if digits is not None and len(digits) == 1:
@@ -181,6 +188,8 @@ def main(argv=None) -> int:
     wanted = args.only or (list(MODELS) + (list(ANCHORS) if args.anchors else []))
     judge = metrics.load_judge()
     print(f"judge: test accuracy {judge.test_accuracy:.2%} on {judge.source}")
+    print(f"precision and recall: k = {metrics.PR_K} nearest neighbours in the judge's features; "
+          "'real' figures compare real training digits with the same test digits, at the same sizes")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     lines = []
