@@ -42,6 +42,51 @@ def require_tensorflow() -> None:
     _check_keras_backend()
 
 
+def import_tensorflow_quietly() -> str:
+    """Import TensorFlow and start its CPU device without its C++ start-up messages on the page.
+
+    On a machine without a GPU, TensorFlow's C++ side writes a block of messages straight to the
+    process's standard error when it starts ("All log messages before absl::InitializeLog() ...",
+    "Could not find cuda drivers ...", "failed call to cuInit ..."). ``TF_CPP_MIN_LOG_LEVEL`` does
+    not hide them all, and Jupyter shows that stream as a red block above the first output.
+    This sends the stream to a temporary file while TensorFlow starts, then restores it.
+
+    Returns:
+        The messages TensorFlow wrote while starting ("" if it was already imported), for
+        anyone who wants to read them: ``print(import_tensorflow_quietly())``.
+
+    Raises:
+        ImportError: as ``require_tensorflow``; the start-up messages are printed first then,
+            since they may explain the failure.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # what TensorFlow's own logger respects
+    if "tensorflow" in sys.modules:
+        return ""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            require_tensorflow()
+            import tensorflow as tf
+
+            tf.config.list_logical_devices()  # device start-up (CUDA probing) logs here, too
+            failed = False
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            log.seek(0)
+            text = log.read().decode(errors="replace")
+            if failed:
+                sys.stderr.write(text)
+    return text
+
+
 def _import_tensorflow() -> None:
     try:
         import tensorflow  # noqa: F401

@@ -36,11 +36,11 @@ DCGAN_SIZES = {"classroom": 16, "gpu": 64}  # base width b of each named size; g
 
 
 # --------------------------------------------------------------------------------------------
-# MLPs (seeds 004, 000 and 003)
+# MLPs (Seungchul Lee's lecture notes; the Keras-GAN style introductions)
 # --------------------------------------------------------------------------------------------
 
 def mlp_generator(latent_dim: int = 100, hidden: int = 256, name: str = "mlp_generator") -> keras.Model:
-    """Seed 004's generator: ``z (batch, latent_dim) -> Dense(hidden, relu) -> Dense(784, sigmoid)``.
+    """The generator of Seungchul Lee's GAN lecture notes (KAIST): ``z (batch, latent_dim) -> Dense(hidden, relu) -> Dense(784, sigmoid)``.
 
     Returns:
         A model with output ``(batch, 28, 28, 1)`` in [0, 1].
@@ -52,14 +52,14 @@ def mlp_generator(latent_dim: int = 100, hidden: int = 256, name: str = "mlp_gen
 
 
 def mlp_discriminator(hidden: int = 256, name: str = "mlp_discriminator") -> keras.Model:
-    """Seed 004's discriminator: ``image (batch, 28, 28, 1) -> Dense(hidden, relu) -> logit (batch, 1)``."""
+    """The discriminator of Seungchul Lee's GAN lecture notes (KAIST): ``image (batch, 28, 28, 1) -> Dense(hidden, relu) -> logit (batch, 1)``."""
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = layers.Dense(hidden, activation="relu")(layers.Flatten()(x))
     return _checked(keras.Model(x, layers.Dense(1, name="logit")(h), name=name), (None, 1))
 
 
 def bn_mlp_generator(latent_dim: int = 100, widths=(256, 512, 1024), name: str = "bn_mlp_generator") -> keras.Model:
-    """The deeper generator of seeds 000/003: Dense -> LeakyReLU(0.2) -> BatchNorm, three times.
+    """The deeper generator of the Keras-GAN style introductions: Dense -> LeakyReLU(0.2) -> BatchNorm, three times.
 
     ``BatchNormalization(momentum=0.8)`` is what the seeds mean; the PyTorch seed's
     ``BatchNorm1d(n, 0.8)`` sets epsilon instead, a bug not copied here.
@@ -79,7 +79,7 @@ def bn_mlp_generator(latent_dim: int = 100, widths=(256, 512, 1024), name: str =
 
 
 def bn_mlp_discriminator(widths=(512, 256), name: str = "bn_mlp_discriminator") -> keras.Model:
-    """The deeper discriminator of seeds 000/003: ``784 -> 512 -> 256 -> logit``, LeakyReLU(0.2)."""
+    """The deeper discriminator of the Keras-GAN style introductions: ``784 -> 512 -> 256 -> logit``, LeakyReLU(0.2)."""
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = layers.Flatten()(x)
     for width in widths:
@@ -88,7 +88,7 @@ def bn_mlp_discriminator(widths=(512, 256), name: str = "bn_mlp_discriminator") 
 
 
 # --------------------------------------------------------------------------------------------
-# DCGAN (seeds 001 and 003; Radford et al. 2015)
+# DCGAN (Radford, Metz & Chintala 2015)
 # --------------------------------------------------------------------------------------------
 
 def dcgan_generator(latent_dim: int = 100, size="classroom", hidden: int | None = 256, refine: bool = True,
@@ -153,7 +153,7 @@ def _dcgan_discriminator_body(inputs, h, b, dropout, name):
 
 
 # --------------------------------------------------------------------------------------------
-# Conditional models (seeds 002 and 004)
+# Conditional models (Mirza & Osindero 2014)
 # --------------------------------------------------------------------------------------------
 
 def conditional_mlp_generator(latent_dim: int = 100, num_classes: int = 10, label_scheme: str = "onehot",
@@ -161,8 +161,8 @@ def conditional_mlp_generator(latent_dim: int = 100, num_classes: int = 10, labe
     """A conditional MLP generator G(z, y).
 
     label_scheme:
-        "onehot" (seed 004): ``concat(z, one_hot(y)) -> Dense(hidden, relu) -> Dense(784, sigmoid)``.
-        "embedding" (seed 002): ``z * Embedding(y)`` (the label scales each noise dimension),
+        "onehot" (Lee's notes): ``concat(z, one_hot(y)) -> Dense(hidden, relu) -> Dense(784, sigmoid)``.
+        "embedding" (the CGAN learning record): ``z * Embedding(y)`` (the label scales each noise dimension),
         then the same MLP.
 
     Returns:
@@ -179,8 +179,8 @@ def conditional_mlp_discriminator(num_classes: int = 10, label_scheme: str = "on
                                   name: str = "cmlp_discriminator") -> keras.Model:
     """A conditional MLP discriminator D(x, y) -> logit ``(batch, 1)``.
 
-    "onehot" (seed 004) concatenates ``one_hot(y)`` to the flattened image; "embedding"
-    (seed 002) embeds y as a 28x28 map and stacks it onto the image as a second channel.
+    "onehot" (Lee's notes) concatenates ``one_hot(y)`` to the flattened image; "embedding"
+    (the CGAN learning record) embeds y as a 28x28 map and stacks it onto the image as a second channel.
     """
     x, y = keras.Input(IMAGE_SHAPE, name="image"), keras.Input((), dtype="int32", name="label")
     h = layers.Flatten()(_condition_image(x, y, num_classes, label_scheme))
@@ -209,7 +209,7 @@ def conditional_dcgan_discriminator(num_classes: int = 10, label_scheme: str = "
     """A conditional DCGAN discriminator D(x, y) -> logit ``(batch, 1)``.
 
     The label enters as extra image channels: the one-hot vector tiled to ``(28, 28, 10)``
-    ("onehot"), or a learned 28x28 embedding map ("embedding", seed 002).
+    ("onehot"), or a learned 28x28 embedding map ("embedding").
     """
     x, y = keras.Input(IMAGE_SHAPE, name="image"), keras.Input((), dtype="int32", name="label")
     h = _condition_image(x, y, num_classes, label_scheme)

@@ -5,7 +5,7 @@ stacked model, then ``train_on_batch``). On Keras 3 that discriminator never lea
 ``keras.Model`` subclass overrides ``train_step`` instead, so training runs through ``fit()``
 (progress bar, History, callbacks) as one compiled TensorFlow graph per step.
 
-One step, as in seed 004's formulation (``update="alternating"``, the default):
+One step, as in Goodfellow et al.'s Algorithm 1 (``update="alternating"``, the default):
 
 1. fix G, take ``d_steps`` gradient steps on D to separate real images from G(z);
 2. fix D, take one gradient step on G to make D(G(z)) look real.
@@ -83,7 +83,7 @@ class GAN(keras.Model):
         discriminator: ``images -> logits (batch, 1)``, or ``[images, labels] -> logits``.
         d_steps: discriminator steps per generator step.
         update: "alternating" (default): D's step, then G's step against the updated D, as in
-            seed 004. "simultaneous": both gradients from one forward pass, as in TensorFlow's
+            Goodfellow et al.'s Algorithm 1. "simultaneous": both gradients from one forward pass, as in TensorFlow's
             DCGAN tutorial; about a third less work per step.
         g_loss: "non_saturating" (default) or "minimax".
         real_label: target for real images in D's loss; 0.9 is one-sided label smoothing.
@@ -91,7 +91,7 @@ class GAN(keras.Model):
             ``ema_generator`` and sample from it: a cheap, well-known quality boost. The decay
             warms up as ``min(ema_decay, (1 + t) / (10 + t))`` after t generator steps.
         mismatched_pairs: conditional GANs only. D also sees real images paired with a wrong
-            label as negatives (seed 002's point; Reed et al. 2016's "matching-aware" D), so
+            label as negatives (Reed et al. 2016's "matching-aware" D), so
             that it must check the label, not only whether the image looks real. D's loss
             (each term a batch mean) becomes ``1/2 [-log D(x, y)] + 1/4 [-log(1 - D(G(z, y), y))]
             + 1/4 [-log(1 - D(x, y_wrong))]``, with ``y_wrong = (y + k) mod num_classes`` and
@@ -288,7 +288,7 @@ class GAN(keras.Model):
         return {key: tracker.result() for key, tracker in self._trackers.items()}
 
     def _alternating_step(self, images, labels, batch, share):
-        """Seed 004's step: D's gradient step on fixed fakes, then G's step against the new D."""
+        """Algorithm 1's step: D's gradient step on fixed fakes, then G's step against the new D."""
         with tf.GradientTape() as g_tape:
             fake = self._fakes(batch, labels)
             # Step 1: fix G, take a gradient step on D (G's weights are not touched).
