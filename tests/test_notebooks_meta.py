@@ -1,6 +1,8 @@
 """Every notebook is committed clean and follows the series' skeleton."""
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,6 +52,32 @@ def test_colab_badge_and_install_cell_match_the_repository(path):
     installs = [line for line in setup.splitlines() if "pip" in line and "install" in line]
     assert installs and not any("tensorflow" in line.lower() for line in installs), (
         "the Colab install must not touch Colab's TensorFlow")
+    assert any('git+{REPO_URL}@{REPO_REF}' in line for line in installs), (
+        "the Colab install must pin REPO_REF, not take the default branch")
+
+
+def _git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_install_pins_a_commit_holding_this_package(path):
+    """The pinned commit's gan_utils/ and pyproject.toml are exactly those of HEAD: no drift."""
+    setup = _code_cells(_load(path))[0]
+    match = re.search(r'^REPO_REF = "([0-9a-f]{40})"', setup, re.M)
+    assert match, 'the setup cell needs REPO_REF = "<full commit hash>": run `python tools/sync_repo_url.py`'
+    ref = match.group(1)
+    if _git("rev-parse", "--is-inside-work-tree").returncode:
+        pytest.skip("not a git checkout: the pin cannot be checked here")
+    if _git("cat-file", "-e", f"{ref}^{{commit}}").returncode:
+        if _git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+            pytest.skip("shallow clone: the pinned commit is not in its history")
+        pytest.fail(f"{path.name} pins {ref}, which is not a commit of this repository: "
+                    "run `python tools/sync_repo_url.py` and commit the notebooks")
+    drift = _git("diff", "--stat", ref, "HEAD", "--", *sync_repo_url.PACKAGE_PATHS).stdout
+    assert not drift.strip(), (
+        f"{path.name} installs gan_utils at {ref[:10]}, but the package changed since:\n{drift}"
+        "Run `python tools/sync_repo_url.py` after committing the package, and commit the notebooks.")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -70,3 +98,51 @@ def test_turns_on_inline_figures(path):
     # gan_utils.plotting returns Figure objects; without the inline backend a notebook would
     # show "<Figure size ...>" as text instead of the picture.
     assert any(line.strip() == "%matplotlib inline" for cell in _code_cells(_load(path)) for line in cell.splitlines())
+
+
+def _markdown(nb):
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+# Words from how the series was made, which a student cannot look up. "Seed" means a random seed.
+MAKING_WORDS = re.compile(r"\bseeds? \d{3}\b|\bseeds \d{3} and \d{3}\b|\bthe lecture\b|\bour run\b|"
+                          r"\ban earlier run\b|\bthis session\b|\bthe (?:issues?|series)'?s? targets?\b", re.I)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_uses_no_words_from_how_the_series_was_made(path):
+    nb = _load(path)
+    text = _markdown(nb) + "\n" + "\n".join(_code_cells(nb))
+    assert not re.search(r"\bseeds?\s+\d+", _markdown(nb), re.I), "name sources by author and title, not 'seed NNN'"
+    hits = sorted({m.group(0) for m in MAKING_WORDS.finditer(text)})
+    assert not hits, f"{path.name} uses {hits}: speak to the student"
+
+
+def test_readme_uses_no_words_from_how_the_series_was_made():
+    hits = sorted({m.group(0) for m in MAKING_WORDS.finditer((ROOT / "README.md").read_text())})
+    assert not hits, f"README.md uses {hits}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_has_a_sources_section(path):
+    headings = [line.strip() for line in _markdown(_load(path)).splitlines() if line.startswith("#")]
+    assert "## Sources and further reading" in headings, f"{path.name} needs a '## Sources and further reading' section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_cells_are_collapsed_in_jupyterlab_and_colab(path):
+    for cell in _load(path)["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.lstrip().lower().startswith("#@title solution"):
+            meta = cell.get("metadata", {})
+            assert meta.get("jupyter", {}).get("source_hidden") is True, f"{path.name}: {source[:60]!r} is not collapsed in JupyterLab"
+            assert meta.get("cellView") == "form", f"{path.name}: {source[:60]!r} is not a Colab form"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_are_marked_as_such(path):
+    # A code cell that says it is a solution must be a collapsed '#@title Solution' cell.
+    for cell in _load(path)["cells"]:
+        first = "".join(cell["source"]).lstrip().splitlines()[:1]
+        if cell["cell_type"] == "code" and first and re.match(r"#\s*solution\b", first[0], re.I):
+            pytest.fail(f"{path.name}: start solution cells with '#@title Solution: ...' so they collapse")

@@ -1,20 +1,30 @@
-"""Keep every notebook's Colab badge and install cell in step with pyproject.toml.
+"""Keep every notebook's Colab badge and install cell in step with the repository.
 
-The repository address lives in one place: ``[project.urls] Repository`` in pyproject.toml.
-A fork changes it there and runs ``python tools/sync_repo_url.py``; the notebook meta-test
-fails until the notebooks agree with it.
+Two things live in one place each, and this script copies them into the notebooks:
+
+- the repository address, ``[project.urls] Repository`` in pyproject.toml. A fork changes it
+  there and runs ``python tools/sync_repo_url.py``;
+- the package version the notebooks install in Colab: ``REPO_REF``, the last commit that
+  changed ``gan_utils/`` or ``pyproject.toml``. Pinning it means a notebook always installs
+  the package it was written against, never whatever the default branch holds that day.
+
+After a commit that changes the package, run this script and commit the notebooks it
+updates. The notebook meta-test fails until the notebooks agree with both.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_PATHS = ("gan_utils", "pyproject.toml")
 BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"]+")
 REPO_LINE_RE = re.compile(r'^REPO_URL = "[^"]*"', re.M)
+REF_LINE_RE = re.compile(r'^REPO_REF = "[^"]*"', re.M)
 
 
 def repo_url() -> str:
@@ -26,6 +36,24 @@ def repo_url() -> str:
     return match.group(1).rstrip("/").removesuffix(".git")
 
 
+def package_commit() -> str:
+    """The full hash of the last commit that changed the package (``gan_utils/`` or pyproject).
+
+    Raises SystemExit when this is not a git checkout, or when the package has uncommitted
+    changes (a pin must name a commit that holds exactly this package).
+    """
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    log = git("log", "-1", "--format=%H", "--", *PACKAGE_PATHS)
+    if log.returncode or not log.stdout.strip():
+        raise SystemExit(f"cannot read the package's last commit from git: {log.stderr.strip()}")
+    if git("diff", "--quiet", "HEAD", "--", *PACKAGE_PATHS).returncode:
+        raise SystemExit("gan_utils/ or pyproject.toml has uncommitted changes: commit them first, "
+                         "then run this script, so that the notebooks pin a commit that holds them.")
+    return log.stdout.strip()
+
+
 def colab_url(notebook: Path, branch: str = "main") -> str:
     """The "Open in Colab" address of a notebook in this repository."""
     owner_repo = repo_url().split("github.com/", 1)[-1]
@@ -33,14 +61,15 @@ def colab_url(notebook: Path, branch: str = "main") -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{rel}"
 
 
-def sync(notebook: Path) -> bool:
-    """Rewrite the badge and ``REPO_URL = ...`` line of one notebook; True if it changed."""
+def sync(notebook: Path, ref: str) -> bool:
+    """Rewrite the badge, ``REPO_URL = ...`` and ``REPO_REF = ...`` of one notebook; True if changed."""
     nb = json.loads(notebook.read_text())
     changed = False
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         new = BADGE_RE.sub(colab_url(notebook), source)
         new = REPO_LINE_RE.sub(f'REPO_URL = "{repo_url()}"', new)
+        new = REF_LINE_RE.sub(f'REPO_REF = "{ref}"', new)
         if new != source:
             cell["source"] = new.splitlines(keepends=True)
             changed = True
@@ -50,6 +79,8 @@ def sync(notebook: Path) -> bool:
 
 
 if __name__ == "__main__":
+    pin = package_commit()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        print(("updated " if sync(path) else "ok      ") + path.name)
+        print(("updated " if sync(path, pin) else "ok      ") + path.name)
+    print(f"notebooks install gan_utils at {pin}")
     sys.exit(0)
