@@ -26,3 +26,10 @@ def test_tensorflow_is_only_an_extra():
     # Colab has its own GPU build of TensorFlow; installing gan_utils must not replace it.
     assert not any("tensorflow" in d.lower() for d in PROJECT["project"]["dependencies"])
     assert any(d.startswith("tensorflow") for d in PROJECT["project"]["optional-dependencies"]["tf"])
+
+
+def test_installing_the_package_cannot_upgrade_colabs_numpy():
+    # Colab's TensorFlow 2.19 needs numpy<2.2; mlxtend 0.24 and later require numpy>=2.3.5, so an
+    # uncapped mlxtend would make `pip install gan_utils` upgrade numpy and break TensorFlow there.
+    (mlxtend,) = [d for d in PROJECT["project"]["dependencies"] if d.startswith("mlxtend")]
+    assert "<0.24" in mlxtend.replace(" ", ""), mlxtend
