@@ -11,20 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import mlp_gan
+
 from gan_utils import callbacks, data, models, training
 
 
-@pytest.fixture(scope="module")
-def twos():
-    images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
-    return images
-
-
-def _mlp_gan(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=seed, **kwargs)
-    gan.compile()
-    return gan
 
 
 class _TitledGrid(callbacks.SampleGrid):
@@ -50,7 +41,7 @@ def _gif_frames(path) -> int:
 # --------------------------------------------------------------------------------------------
 
 def test_sample_grid_writes_frames_and_a_gif(tmp_path, twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     grid = _TitledGrid(n=4, every=2, out_dir=tmp_path)
     gan.fit(data.as_dataset(twos, batch_size=100), epochs=3, steps_per_epoch=1, verbose=0, callbacks=[grid])
     assert grid.titles == ["epoch 2", "epoch 3"]  # every 2nd, and the last
@@ -60,7 +51,7 @@ def test_sample_grid_writes_frames_and_a_gif(tmp_path, twos):
 
 
 def test_sample_grid_across_two_fit_calls_keeps_every_frame(tmp_path, twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     grid = _TitledGrid(n=4, out_dir=tmp_path)
     dataset = data.as_dataset(twos, batch_size=100).repeat()
     for _ in range(2):
@@ -74,9 +65,9 @@ def test_sample_grid_numbers_a_resumed_run_from_the_checkpoint(tmp_path, twos):
     dataset = data.as_dataset(twos, batch_size=100).repeat()
     grid = _TitledGrid(n=4, out_dir=tmp_path / "frames")
     with pytest.raises(KeyboardInterrupt):
-        _mlp_gan().fit(dataset, epochs=4, steps_per_epoch=1, verbose=0,
+        mlp_gan().fit(dataset, epochs=4, steps_per_epoch=1, verbose=0,
                        callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), grid, callbacks.InterruptAtEpoch(2)])
-    _mlp_gan(seed=1).fit(dataset, epochs=4, steps_per_epoch=1, verbose=0,
+    mlp_gan(seed=1).fit(dataset, epochs=4, steps_per_epoch=1, verbose=0,
                          callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), grid])
     assert grid.titles == ["epoch 1", "epoch 2", "epoch 3", "epoch 4"]
     assert _gif_frames(grid.save_gif()) == 4
@@ -88,13 +79,13 @@ def test_sample_grid_numbers_a_resumed_run_from_the_checkpoint(tmp_path, twos):
 
 def test_resumed_run_continues_from_the_epoch_where_it_stopped(tmp_path, twos):
     ds = data.as_dataset(twos, batch_size=100).repeat()
-    gan = _mlp_gan()
+    gan = mlp_gan()
     with pytest.raises(KeyboardInterrupt):
         gan.fit(ds, epochs=4, steps_per_epoch=3, verbose=0,
                 callbacks=[callbacks.resume_from("t", tmp_path / "ckpt"), callbacks.InterruptAtEpoch(2)])
     weights_at_interrupt = [w.copy() for w in gan.generator.get_weights()]
 
-    fresh = _mlp_gan(seed=1)  # a new session: new objects, other initial weights
+    fresh = mlp_gan(seed=1)  # a new session: new objects, other initial weights
     seen = []
     record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
     restored = keras.callbacks.LambdaCallback(
@@ -188,9 +179,9 @@ def test_resume_is_exact_in_the_same_session_and_after_a_restart(tmp_path):
 
 def test_resuming_from_arrays_warns_that_the_data_position_is_not_restored(tmp_path, twos):
     with pytest.raises(KeyboardInterrupt):
-        _mlp_gan().fit(twos[:200], None, 100, 3, 0, [callbacks.resume_from("t", tmp_path), callbacks.InterruptAtEpoch(1)])
+        mlp_gan().fit(twos[:200], None, 100, 3, 0, [callbacks.resume_from("t", tmp_path), callbacks.InterruptAtEpoch(1)])
     with pytest.warns(UserWarning, match=r"after 2 batches.*not the position in the data.*reshuffles arrays"):
-        history = _mlp_gan().fit(twos[:200], None, 100, 3, 0, [callbacks.resume_from("t", tmp_path)])
+        history = mlp_gan().fit(twos[:200], None, 100, 3, 0, [callbacks.resume_from("t", tmp_path)])
     assert len(history.history["d_loss"]) == 2
 
 
@@ -206,7 +197,7 @@ def _diverge_at_epoch(gan, bad_epoch):
 def test_a_nan_stop_keeps_the_checkpoint_of_the_last_good_epoch(tmp_path, twos, capsys):
     folder = tmp_path / "ckpt"
     dataset = data.as_dataset(twos, batch_size=50).repeat()
-    gan = _mlp_gan()
+    gan = mlp_gan()
     good = {}
     keep = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: good.setdefault(epoch, [w.copy() for w in gan.generator.get_weights()]))
@@ -236,12 +227,12 @@ def test_an_incomplete_checkpoint_is_a_clear_error(tmp_path, twos):
     folder = tmp_path / "ckpt"
     dataset = data.as_dataset(twos, batch_size=100).repeat()
     with pytest.raises(KeyboardInterrupt):
-        _mlp_gan().fit(dataset, epochs=3, steps_per_epoch=1, verbose=0,
+        mlp_gan().fit(dataset, epochs=3, steps_per_epoch=1, verbose=0,
                        callbacks=[callbacks.resume_from("t", folder), callbacks.InterruptAtEpoch(1)])
     state = json.loads((folder / "gan_state.json").read_text())
     (folder / "gan_state.json").write_text(json.dumps({**state, "epoch": 2}))  # as if stopped while saving
     with pytest.raises(ValueError, match=r"incomplete.*weights are from epoch 1.*from epoch 2.*Delete the folder"):
-        _mlp_gan().fit(dataset, epochs=3, steps_per_epoch=1, verbose=0, callbacks=[callbacks.resume_from("t", folder)])
+        mlp_gan().fit(dataset, epochs=3, steps_per_epoch=1, verbose=0, callbacks=[callbacks.resume_from("t", folder)])
 
 
 def test_fid_tracker_counts_steps_under_a_mirrored_strategy(monkeypatch):

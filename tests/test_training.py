@@ -13,22 +13,13 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+from helpers import mlp_gan
+
 from gan_utils import data, models, training
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def twos():
-    images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
-    return images
-
-
-def _mlp_gan(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=seed, **kwargs)
-    gan.compile()
-    return gan
 
 
 def _small_gan(seed=0, cls=training.GAN, **kwargs):
@@ -46,7 +37,7 @@ def _d_means(gan, real, z):
 
 
 def test_a_few_steps_move_d_real_up_and_d_fake_down(twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     real, z = twos[:200], gan.noise(200, seed=5)
     before = _d_means(gan, real, z)
     gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=1, steps_per_epoch=30, verbose=0)
@@ -56,7 +47,7 @@ def test_a_few_steps_move_d_real_up_and_d_fake_down(twos):
 
 
 def test_discriminator_weights_change_unlike_the_combined_model_trick(twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     d_before = [w.copy() for w in gan.discriminator.get_weights()]
     g_before = [w.copy() for w in gan.generator.get_weights()]
     gan.fit(data.as_dataset(twos, batch_size=100), epochs=1, steps_per_epoch=2, verbose=0)
@@ -67,7 +58,7 @@ def test_discriminator_weights_change_unlike_the_combined_model_trick(twos):
 def test_simultaneous_update_gives_d_the_same_step_but_g_judged_by_the_old_d(twos):
     """Alternating and simultaneous take the same D step; only G's verdict comes from a different D."""
     def one_step(update):
-        gan = _mlp_gan(update=update)
+        gan = mlp_gan(update=update)
         gan.compile(steps_per_execution=1)
         gan.fit(data.as_dataset(twos, batch_size=50, shuffle=False), epochs=1, steps_per_epoch=1, verbose=0)
         return gan.discriminator.get_weights(), gan.generator.get_weights()
@@ -80,7 +71,7 @@ def test_simultaneous_update_gives_d_the_same_step_but_g_judged_by_the_old_d(two
 
 
 def test_simultaneous_update_trains(twos):
-    gan = _mlp_gan(update="simultaneous")
+    gan = mlp_gan(update="simultaneous")
     real, z = twos[:200], gan.noise(200, seed=5)
     before = _d_means(gan, real, z)
     gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=1, steps_per_epoch=30, verbose=0)
@@ -112,7 +103,7 @@ def test_minimax_gradient_vanishes_when_d_rejects_fakes():
 def test_minimax_gives_g_a_smaller_gradient_early_in_real_training(twos):
     norms = {}
     for kind in training.G_LOSSES:
-        gan = _mlp_gan(g_loss=kind, track_grad_norm=True)
+        gan = mlp_gan(g_loss=kind, track_grad_norm=True)
         history = gan.fit(data.as_dataset(twos, batch_size=100).repeat(), epochs=1, steps_per_epoch=40, verbose=0)
         norms[kind] = history.history["g_grad_norm"][-1]
     assert norms["minimax"] < norms["non_saturating"] / 3, norms
@@ -121,7 +112,7 @@ def test_minimax_gives_g_a_smaller_gradient_early_in_real_training(twos):
 def test_same_seed_gives_identical_losses(twos):
     runs = []
     for _ in range(2):
-        gan = _mlp_gan(seed=3)
+        gan = mlp_gan(seed=3)
         history = gan.fit(data.as_dataset(twos, batch_size=100, seed=3), epochs=2, steps_per_epoch=4, verbose=0)
         runs.append(history.history)
     assert runs[0] == runs[1]
@@ -198,7 +189,7 @@ def test_calling_the_gan_gives_the_images_sample_gives(twos):
 
 
 def test_saved_generator_reloads_and_samples_identically(tmp_path, twos):
-    gan = _mlp_gan(ema_decay=0.9)
+    gan = mlp_gan(ema_decay=0.9)
     gan.fit(data.as_dataset(twos, batch_size=100), epochs=1, steps_per_epoch=3, verbose=0)
     path = gan.save_generator(tmp_path / "g.keras")
     reloaded = keras.models.load_model(path)
@@ -249,7 +240,7 @@ def test_nan_loss_stops_training_with_a_clear_message(twos, capsys):
 
 
 def test_wrong_image_shape_is_a_clear_error(twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     flat = twos.reshape(len(twos), 784)
     with pytest.raises(ValueError, match=r"shape \(batch, 784\).*expects \(batch, 28, 28, 1\)"):
         gan.fit(data.as_dataset(flat, batch_size=50), epochs=1, verbose=0)
@@ -258,7 +249,7 @@ def test_wrong_image_shape_is_a_clear_error(twos):
 
 
 def test_labels_for_an_unconditional_gan_are_a_clear_error(twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     with pytest.raises(ValueError, match="unconditional"):
         gan.fit(data.as_dataset(twos, np.full(len(twos), 2), batch_size=50), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="unconditional"):
@@ -289,7 +280,7 @@ def test_mismatched_models_and_settings_are_clear_errors():
 
 
 def test_dataset_structures_a_gan_cannot_use_are_clear_errors(twos):
-    gan = _mlp_gan()
+    gan = mlp_gan()
     images = twos[:8]
     cases = {
         r"1-tuples \(images,\).*ds\.map\(lambda images: images\)": (images,),
@@ -457,7 +448,7 @@ def test_generator_still_saves_after_a_soft_label_view(tmp_path):
 
 def test_fit_takes_keras_arguments_in_keras_order(twos):
     """``gan.fit(x, y, 64)`` means batch_size=64, as in keras.Model.fit(x, y, batch_size, epochs, verbose, callbacks)."""
-    gan = _mlp_gan()
+    gan = mlp_gan()
     seen = []
     record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
     history = gan.fit(twos[:128], None, 64, 2, 0, [record])
