@@ -386,8 +386,8 @@ class GAN(keras.Model):
         own copy of the generator's state and the copies advance in step, so drawing from the
         generator directly would give every replica the same noise.
         """
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
+        context = _multi_replica_context()
+        if context is None:
             return self.seed_generator
         return _ReplicaSeeds(self.seed_generator, context.replica_id_in_sync_group)
 
@@ -399,8 +399,8 @@ class GAN(keras.Model):
         share makes the sum the gradient of the mean over the global batch, however the batch
         was split (a last, smaller batch may be split unevenly).
         """
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
+        context = _multi_replica_context()
+        if context is None:
             return None
         local = ops.cast(batch, "float32")
         return local / context.all_reduce(tf.distribute.ReduceOp.SUM, local)
@@ -425,8 +425,8 @@ class GAN(keras.Model):
         if not self.track_grad_norm:
             return None
         grads = [g for g in g_grads if g is not None]
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
+        context = _multi_replica_context()
+        if context is not None:
             grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         norm = tf.linalg.global_norm(grads)
         if isinstance(self.g_optimizer, keras.optimizers.LossScaleOptimizer):
@@ -636,6 +636,12 @@ class _ReplicaSeeds(keras.random.SeedGenerator):
         seed = self.shared.next(ordered)
         offset = ops.cast(self.replica_id, seed.dtype) * REPLICA_SEED_STRIDE
         return seed + ops.stack([offset, ops.zeros_like(offset)])
+
+
+def _multi_replica_context():
+    """The replica context of a step running on several replicas, or None on one device."""
+    context = tf.distribute.get_replica_context()
+    return context if context is not None and context.num_replicas_in_sync > 1 else None
 
 
 def _check_pair(generator, discriminator):
