@@ -1,5 +1,5 @@
 """Keras callbacks for GAN training: progress pictures, a GIF, FID over time, a NaN guard, exact
-resuming, and notebook 1's density snapshots of a 1-D GAN."""
+resuming, notebook 1's density snapshots of a 1-D GAN and notebook 5's point snapshots of a 2-D GAN."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from . import config, data, metrics, toy  # noqa: E402
+from . import config, data, metrics, toy, toy2d  # noqa: E402
 from .models import discriminator_curve  # noqa: E402
 from .plotting import image_grid  # noqa: E402
 
@@ -170,6 +170,34 @@ class StopOnNaN(keras.callbacks.Callback):
             )
             print(self.message, file=sys.stderr)
             self.model.stop_training = True
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of every epoch of ``fit()``, to price a training step without its set-up.
+
+    The first epoch of a ``fit()`` also traces and optimises the training graph (seconds for a
+    penalty's gradient of a gradient), so ``seconds_per_step`` uses the median of the later
+    epochs when there are any.
+
+    After ``fit()``: ``seconds`` (list of floats, one per epoch).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+    def seconds_per_step(self, steps_per_epoch: int) -> float:
+        """Median seconds per step over the epochs after the first (the only one if there is one)."""
+        if not self.seconds:
+            raise ValueError("no epoch was timed: pass the EpochTimer to fit() first.")
+        later = self.seconds[1:] or self.seconds
+        return float(np.median(later)) / steps_per_epoch
 
 
 class InterruptAtEpoch(keras.callbacks.Callback):
@@ -462,3 +490,67 @@ class DensitySnapshots(keras.callbacks.Callback):
         snap = toy.Snapshot(epoch, samples, p_g, d, d_star, js, toy.weighted_error(d, d_star, self.p_data, self.grid))
         self.snapshots.append(snap)
         return snap
+
+
+class PointSnapshots(keras.callbacks.Callback):
+    """Watch a 2-D GAN: G's points and the mode metrics after every epoch (and before training).
+
+    Like ``DensitySnapshots``, it reads the raw generator ``model.generator`` (the one D plays
+    against) on one fixed noise batch, so that every snapshot looks at the same ``z``.
+
+    Args:
+        mixture: the data's ``toy2d.Mixture2D``.
+        n_samples: size of the fixed noise batch.
+        seed: seed of the fixed noise.
+
+    After ``fit()``: ``epochs`` (list of ints, 0 = before training), ``points`` (one float32
+    ``(n_samples, 2)`` array per epoch) and ``reports`` (one ``toy2d.ModeReport`` per epoch).
+    """
+
+    def __init__(self, mixture: toy2d.Mixture2D, n_samples: int = 2_000, seed: int = 1234):
+        super().__init__()
+        self.mixture, self.n_samples, self.seed = mixture, n_samples, seed
+        self.z = None
+        self.epochs: list[int] = []
+        self.points: list[np.ndarray] = []
+        self.reports: list[toy2d.ModeReport] = []
+
+    def on_train_begin(self, logs=None):
+        if self.z is None:
+            self.z = self.model.noise(self.n_samples, seed=self.seed)
+        if not self.epochs:
+            self.record(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record(self.epochs[-1] + 1)
+
+    def record(self, epoch: int) -> toy2d.ModeReport:
+        """Sample the fixed noise now and append the points and their ``ModeReport``."""
+        points = np.asarray(self.model.generator(self.z, training=False), dtype=np.float32)
+        report = toy2d.mode_report(points, self.mixture) if np.all(np.isfinite(points)) else None
+        self.epochs.append(epoch)
+        self.points.append(points)
+        self.reports.append(report)
+        return report
+
+    @property
+    def modes_covered(self) -> list[int]:
+        """Modes covered at each recorded epoch (0 where G's points were not finite)."""
+        return [r.modes_covered if r is not None else 0 for r in self.reports]
+
+    @property
+    def high_quality(self) -> list[float]:
+        """High-quality share at each recorded epoch (0 where G's points were not finite)."""
+        return [r.high_quality if r is not None else 0.0 for r in self.reports]
+
+    def dominant_modes(self, threshold: float = 0.5) -> list[frozenset]:
+        """At each epoch, the modes holding a share of at least ``threshold / covered modes`` of the
+        close samples: the set of modes G is on. A collapsed G that hops changes this set."""
+        sets = []
+        for r in self.reports:
+            if r is None or r.shares.sum() == 0:
+                sets.append(frozenset())
+                continue
+            shares = r.shares / r.shares.sum()
+            sets.append(frozenset(np.flatnonzero(shares >= threshold / max(r.modes_covered, 1)).tolist()))
+        return sets

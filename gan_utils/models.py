@@ -15,7 +15,8 @@ Conventions shared by every model:
 
 Notebook 1's toy models are the exception: they work on 1-D numbers, ``(batch, 1)``, instead of
 images (``mlp_generator_1d``, ``mlp_discriminator_1d``, and ``discriminator_curve`` to read D
-off a grid).
+off a grid), and notebook 5's, which work on points of the plane, ``(batch, 2)``
+(``mlp_generator_2d``, ``mlp_discriminator_2d``).
 """
 
 from __future__ import annotations
@@ -113,16 +114,21 @@ def dcgan_generator(latent_dim: int = 100, size="classroom", hidden: int | None 
     return _checked(body, (None, *IMAGE_SHAPE))
 
 
-def dcgan_discriminator(size="classroom", dropout: float = 0.0, name: str = "dcgan_discriminator") -> keras.Model:
+def dcgan_discriminator(size="classroom", dropout: float = 0.0, spectral_norm: bool = False,
+                        name: str = "dcgan_discriminator") -> keras.Model:
     """A DCGAN discriminator: strided convolutions, LeakyReLU(0.2), no pooling.
 
     Layer by layer: ``(28, 28, 1) -> (14, 14, 2b) -> (7, 7, 4b) -> logit (batch, 1)``,
     with b the base width of ``size`` ("classroom": 16, "gpu": 64, or an int).
     ``dropout`` after each convolution (TensorFlow's tutorial uses 0.3) made the classroom
     model's FID worse, 13 against 10.8 after 12,000 steps, and each step slower: off by default.
+    ``spectral_norm`` wraps every convolution and the dense layer in
+    ``keras.layers.SpectralNormalization`` (Miyato et al. 2018): each weight matrix is divided
+    by its largest singular value, so that no layer stretches its input by more than a factor 1
+    and D is (with LeakyReLU) 1-Lipschitz.
     """
     x = keras.Input(IMAGE_SHAPE, name="image")
-    return _checked(_dcgan_discriminator_body(x, x, _width(size), dropout, name), (None, 1))
+    return _checked(_dcgan_discriminator_body(x, x, _width(size), dropout, name, spectral_norm), (None, 1))
 
 
 def _dcgan_generator_body(inputs, h, b, name, hidden=None, refine=False):
@@ -141,15 +147,21 @@ def _dcgan_generator_body(inputs, h, b, name, hidden=None, refine=False):
     return keras.Model(inputs, x, name=name)
 
 
-def _dcgan_discriminator_body(inputs, h, b, dropout, name):
-    h = layers.LeakyReLU(0.2)(layers.Conv2D(2 * b, 4, strides=2, padding="same")(h))
+def _dcgan_discriminator_body(inputs, h, b, dropout, name, spectral_norm=False):
+    sn = _spectrally_normalised if spectral_norm else (lambda layer: layer)
+    h = layers.LeakyReLU(0.2)(sn(layers.Conv2D(2 * b, 4, strides=2, padding="same"))(h))
     h = layers.Dropout(dropout)(h) if dropout else h
     assert tuple(h.shape)[:3] == (None, 14, 14), h.shape
-    h = layers.LeakyReLU(0.2)(layers.Conv2D(4 * b, 4, strides=2, padding="same")(h))
+    h = layers.LeakyReLU(0.2)(sn(layers.Conv2D(4 * b, 4, strides=2, padding="same"))(h))
     h = layers.Dropout(dropout)(h) if dropout else h
     assert tuple(h.shape)[:3] == (None, 7, 7), h.shape
-    logit = layers.Dense(1, name="logit")(layers.Flatten()(h))
+    logit = sn(layers.Dense(1, name="logit"))(layers.Flatten()(h))
     return keras.Model(inputs, logit, name=name)
+
+
+def _spectrally_normalised(layer):
+    """``layer`` wrapped in Keras's SpectralNormalization (one power iteration per training call)."""
+    return layers.SpectralNormalization(layer, power_iterations=1, name=f"sn_{layer.name}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,6 +295,39 @@ def mlp_discriminator_1d(hidden: int = 128, depth: int = 2, name: str = "toy_dis
     for _ in range(depth):
         h = layers.Dense(hidden, activation="leaky_relu")(h)
     return _checked(keras.Model(x, layers.Dense(1, name="logit")(h), name=name), (None, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D toy models (notebook 5): points (batch, 2)
+# --------------------------------------------------------------------------------------------
+
+def mlp_generator_2d(latent_dim: int = 16, hidden: int = 128, depth: int = 3,
+                     name: str = "toy2d_generator") -> keras.Model:
+    """An MLP generator ``z (batch, latent_dim) -> point (batch, 2)``, linear (unbounded) output.
+
+    ``depth`` Dense layers of ``hidden`` ReLU units, then a linear layer to the plane.
+    """
+    z = keras.Input((latent_dim,), name="z")
+    h = z
+    for _ in range(depth):
+        h = layers.Dense(hidden, activation="relu")(h)
+    return _checked(keras.Model(z, layers.Dense(2, name="point")(h), name=name), (None, 2))
+
+
+def mlp_discriminator_2d(hidden: int = 128, depth: int = 3, spectral_norm: bool = False,
+                         name: str = "toy2d_discriminator") -> keras.Model:
+    """An MLP discriminator (or critic) ``point (batch, 2) -> score (batch, 1)``.
+
+    ``depth`` Dense layers of ``hidden`` LeakyReLU(0.2) units, then one linear unit: a logit
+    for the "bce" game, a raw score for "hinge" and "wasserstein". ``spectral_norm`` wraps
+    every Dense layer in ``keras.layers.SpectralNormalization`` (see ``dcgan_discriminator``).
+    """
+    sn = _spectrally_normalised if spectral_norm else (lambda layer: layer)
+    x = keras.Input((2,), name="point")
+    h = x
+    for i in range(depth):
+        h = layers.LeakyReLU(0.2)(sn(layers.Dense(hidden, name=f"dense_{i}"))(h))
+    return _checked(keras.Model(x, sn(layers.Dense(1, name="score"))(h), name=name), (None, 1))
 
 
 def discriminator_curve(discriminator: keras.Model, grid) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from . import toy
+from . import toy, toy2d
 from .data import to_unit_range
 
 
@@ -364,6 +364,57 @@ def plot_g_losses(d_values, losses: dict, gradients: dict, path=None) -> Figure:
 
 _LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss",
            "g_grad_norm": "norm of G's gradient", "fid": "classifier FID (lower is better)"}
+
+
+def plot_points_2d(panels: dict, mixture: toy2d.Mixture2D, path=None, ncols: int | None = None,
+                   limit: float | None = None) -> Figure:
+    """Scatter plots of 2-D samples over a mixture's modes, one panel per entry.
+
+    Args:
+        panels: ``{title: points}``, each points a ``(n, 2)`` array; the panel's title gets the
+            points' ``toy2d.mode_report`` (modes covered, high-quality share) underneath.
+        mixture: the data's ``toy2d.Mixture2D``; its centres are drawn as black crosses with a
+            circle of 3 standard deviations, the "high quality" zone.
+        ncols: panels per row (default: all in one row, at most 6).
+        limit: the axes run from ``-limit`` to ``limit`` (default: 1.5 times the farthest centre).
+
+    Returns:
+        A Figure.
+    """
+    panels = dict(panels)
+    if not panels:
+        raise ValueError("no panels to plot: pass {title: points}.")
+    ncols = ncols or min(len(panels), 6)
+    nrows = math.ceil(len(panels) / ncols)
+    limit = limit or 1.5 * float(np.abs(mixture.centres).max())
+    fig = Figure(figsize=(2.6 * ncols, 2.8 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (title, points) in zip(axes.flat, panels.items()):
+        points = np.asarray(points, dtype=np.float64)
+        finite = np.all(np.isfinite(points), axis=1)
+        ax.scatter(points[finite, 0], points[finite, 1], s=2, color=_G_COLOR, alpha=0.35, linewidths=0)
+        for cx, cy in mixture.centres:
+            ax.add_patch(_circle((cx, cy), 3 * mixture.std))
+        ax.scatter(mixture.centres[:, 0], mixture.centres[:, 1], marker="x", s=18, color="black", linewidths=1)
+        report = toy2d.mode_report(points[finite], mixture) if finite.any() else None
+        summary = (f"{report.modes_covered}/{mixture.modes} modes, {report.high_quality:.0%} HQ"
+                   if report is not None else "no finite points")
+        ax.set_title(f"{title}\n{summary}", fontsize=9)
+        ax.set_xlim(-limit, limit)
+        ax.set_ylim(-limit, limit)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return finish(fig, path)
+
+
+def _circle(centre, radius):
+    from matplotlib.patches import Circle
+
+    return Circle(centre, radius, fill=False, color="black", linewidth=0.6, alpha=0.6)
 
 
 def _as_pictures(images) -> np.ndarray:

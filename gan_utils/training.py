@@ -32,6 +32,7 @@ from . import augment, data  # noqa: E402
 from .callbacks import ResumeFrom, StopOnNaN  # noqa: E402
 
 G_LOSSES = ("non_saturating", "minimax")
+LOSSES = ("bce", "hinge", "wasserstein")
 UPDATES = ("alternating", "simultaneous")
 # Under tf.distribute, replica r draws its random numbers as a one-device GAN seeded with
 # seed + r * REPLICA_SEED_STRIDE would (a large prime, so that small hand-picked seeds never meet).
@@ -70,6 +71,53 @@ def generator_loss(fake_logits, kind: str = "non_saturating"):
     raise ValueError(f"g_loss must be one of {G_LOSSES}, got {kind!r}.")
 
 
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """The hinge loss of D (Lim & Ye 2017; used by SAGAN and BigGAN): ``E[max(0, 1 - D(x))] +
+    E[max(0, 1 + D(G(z)))]`` on D's raw scores (no sigmoid).
+
+    D is pushed to score real images at least +1 and fakes at most -1, and then stops: an image
+    already beyond its margin gives no gradient, so D does not chase ever larger scores. 0 when
+    every score is beyond its margin, 2 when all scores are 0.
+    """
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+
+
+def wasserstein_critic_loss(real_logits, fake_logits):
+    """The WGAN critic's loss (Arjovsky et al. 2017): ``E[D(G(z))] - E[D(x)]`` on raw scores.
+
+    Minimising it maximises the gap between the mean score of real and fake images; over
+    1-Lipschitz critics that maximum gap is the Wasserstein-1 distance between the two
+    distributions. Unbounded below: it needs the gradient penalty (or another Lipschitz
+    constraint) to mean anything.
+    """
+    return ops.mean(fake_logits) - ops.mean(real_logits)
+
+
+def score_generator_loss(fake_logits):
+    """G's loss for the hinge and Wasserstein games: ``-E[D(G(z))]``, raise the critic's score of fakes."""
+    return -ops.mean(fake_logits)
+
+
+def gradient_penalty(gradients):
+    """WGAN-GP's penalty (Gulrajani et al. 2017): ``E[(||grad||_2 - 1)^2]`` over the batch.
+
+    ``gradients``: D's gradient with respect to its input images, one per image (any shape
+    ``(batch, ...)``). 0 when every gradient has norm 1, the slope of a 1-Lipschitz critic
+    along the lines between real and fake images.
+    """
+    norms = ops.sqrt(ops.sum(ops.square(ops.reshape(gradients, (ops.shape(gradients)[0], -1))), axis=1) + 1e-12)
+    return ops.mean(ops.square(norms - 1.0))
+
+
+def r1_penalty(gradients):
+    """The R1 penalty (Mescheder et al. 2018): ``E[||grad||_2^2]`` over the batch of real images.
+
+    ``gradients``: D's gradient at real images ``(batch, ...)``. It flattens D around the data,
+    so that D cannot build a cliff G would be pushed over; the engine multiplies it by gamma / 2.
+    """
+    return ops.mean(ops.sum(ops.square(ops.reshape(gradients, (ops.shape(gradients)[0], -1))), axis=1))
+
+
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------
@@ -85,7 +133,19 @@ class GAN(keras.Model):
         update: "alternating" (default): D's step, then G's step against the updated D, as in
             Goodfellow et al.'s Algorithm 1. "simultaneous": both gradients from one forward pass, as in TensorFlow's
             DCGAN tutorial; about a third less work per step.
-        g_loss: "non_saturating" (default) or "minimax".
+        g_loss: "non_saturating" (default) or "minimax", G's loss in the "bce" game.
+        loss: the game. "bce" (default): D's binary cross-entropy (``discriminator_loss``),
+            G's loss set by ``g_loss``. "hinge": ``hinge_discriminator_loss`` for D and
+            ``-E[D(G(z))]`` for G. "wasserstein": ``wasserstein_critic_loss`` for D, a critic
+            whose raw score is read as a distance, not a probability, and ``-E[D(G(z))]`` for
+            G; use it with ``gradient_penalty`` (WGAN-GP: 10) and ``d_steps`` (5).
+        gradient_penalty: lambda of WGAN-GP's penalty ``lambda * E[(||grad D(x_hat)|| - 1)^2]``
+            on random points ``x_hat`` of the lines between real images and fakes, added to D's
+            loss. 0 (default) turns it off; it costs a second backward pass through D.
+        r1_penalty: gamma of the R1 penalty ``gamma / 2 * E[||grad D(x)||^2]`` on real
+            images, added to D's loss. 0 (default) turns it off.
+            Both penalties differentiate D itself, without DiffAugment's shifts and with the
+            labels for a conditional D.
         real_label: target for real images in D's loss; 0.9 is one-sided label smoothing.
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of G's weights in
             ``ema_generator`` and sample from it: a cheap, well-known quality boost. The decay
@@ -96,6 +156,10 @@ class GAN(keras.Model):
             (each term a batch mean) becomes ``1/2 [-log D(x, y)] + 1/4 [-log(1 - D(G(z, y), y))]
             + 1/4 [-log(1 - D(x, y_wrong))]``, with ``y_wrong = (y + k) mod num_classes`` and
             ``k`` uniform in 1..num_classes-1. D then costs one more pass over the real batch.
+            ``True`` gives the mismatched pairs half of the negatives' weight, as above; a
+            number ``w`` in (0, 1) gives them ``w`` of it and the fakes ``1 - w``
+            (``1/2 [real] + (1 - w)/2 [fakes] + w/2 [mismatched]``): the knob between a D that
+            checks labels hard and one that mostly checks realism.
         augment_shift: DiffAugment (Zhao et al. 2020): every image D sees, real or fake, in D's
             step and in G's step, is first shifted by up to this many pixels, each image by its
             own random amount. D then finds a small training set much harder to memorise, and
@@ -147,12 +211,21 @@ class GAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
                  update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0,
-                 ema_decay: float | None = None, mismatched_pairs: bool = False, augment_shift: int = 0,
-                 track_grad_norm: bool = False, seed: int = 0, name: str = "gan", **kwargs):
+                 ema_decay: float | None = None, mismatched_pairs: bool | float = False, augment_shift: int = 0,
+                 track_grad_norm: bool = False, seed: int = 0, loss: str = "bce", gradient_penalty: float = 0.0,
+                 r1_penalty: float = 0.0, name: str = "gan", **kwargs):
         super().__init__(name=name, **kwargs)
         _check_pair(generator, discriminator)
         if g_loss not in G_LOSSES:
             raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}.")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
+        if loss != "bce" and g_loss != "non_saturating":
+            raise ValueError(f"g_loss={g_loss!r} belongs to the \"bce\" game; loss={loss!r} sets G's loss itself "
+                             "(-E[D(G(z))]). Leave g_loss out.")
+        for penalty_name, penalty in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty)):
+            if not isinstance(penalty, (int, float)) or not math.isfinite(penalty) or penalty < 0:
+                raise ValueError(f"{penalty_name} must be a number >= 0 (0 turns it off), got {penalty!r}.")
         if update not in UPDATES:
             raise ValueError(f"update must be one of {UPDATES}, got {update!r}.")
         if not isinstance(d_steps, int) or d_steps < 1:
@@ -178,7 +251,10 @@ class GAN(keras.Model):
             self.ema_generator.set_weights(generator.get_weights())
         if mismatched_pairs and not self.conditional:
             raise ValueError("mismatched_pairs needs a conditional GAN: an unconditional D sees no labels.")
-        self.mismatched_pairs = bool(mismatched_pairs)
+        self.mismatched_pairs, self.mismatched_share = _mismatched_share(mismatched_pairs)
+        self.loss_kind = loss
+        self.gradient_penalty = float(gradient_penalty)
+        self.r1_penalty = float(r1_penalty)
         self.augment_shift = augment.check_shift(augment_shift)
         self.track_grad_norm = track_grad_norm
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -202,6 +278,11 @@ class GAN(keras.Model):
         ``LossScaleOptimizer`` (see the class docstring).
         """
         steps_per_execution = self._steps_per_execution(steps_per_execution)
+        if self.gradient_penalty or self.r1_penalty:
+            # TensorFlow's graph "remapper" cannot fuse the gradient-of-a-gradient ops of a penalty
+            # through LeakyReLU and prints a long (harmless) error for every compiled graph; it then
+            # skips the fusion anyway. Turned off for the rest of the process: the fusions only save time.
+            tf.config.optimizer.set_experimental_options({"remapping": False})
         self.d_optimizer = self._loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
         self.g_optimizer = self._loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
         # Built now, so that a checkpoint saved mid-training reloads into matching slots.
@@ -297,7 +378,7 @@ class GAN(keras.Model):
             # Step 2: fix D (now updated), take a gradient step on G through D's verdict on the
             # same fakes, as PyTorch's DCGAN tutorial does: one generator pass serves both steps.
             g_logits = self._d_logits(fake, labels)
-            g_loss = generator_loss(g_logits, self.g_loss_kind)
+            g_loss = self._generator_loss(g_logits)
             scaled_g_loss = self._scaled_loss(g_loss, share, self.g_optimizer)
         g_vars = self.generator.trainable_variables
         g_grads = g_tape.gradient(scaled_g_loss, g_vars)
@@ -311,7 +392,8 @@ class GAN(keras.Model):
             fake = self._fakes(batch, labels)
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
             d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
-            g_loss = generator_loss(fake_logits, self.g_loss_kind)
+            d_loss = self._with_penalties(d_loss, images, labels, fake)
+            g_loss = self._generator_loss(fake_logits)
             scaled_d_loss = self._scaled_loss(d_loss, share, self.d_optimizer)
             scaled_g_loss = self._scaled_loss(g_loss, share, self.g_optimizer)
         g_vars, d_vars = self.generator.trainable_variables, self.discriminator.trainable_variables
@@ -328,6 +410,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             real_logits, fake_logits = self._discriminator_logits(images, fake, labels)
             d_loss = self._discriminator_loss(images, labels, real_logits, fake_logits)
+            d_loss = self._with_penalties(d_loss, images, labels, fake)
             scaled_d_loss = self._scaled_loss(d_loss, share, self.d_optimizer)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled_d_loss, d_vars), d_vars))
@@ -344,10 +427,49 @@ class GAN(keras.Model):
     def _discriminator_loss(self, images, labels, real_logits, fake_logits):
         """D's loss; with ``mismatched_pairs``, real images under a wrong label count as fakes too."""
         if not self.mismatched_pairs:
-            return discriminator_loss(real_logits, fake_logits, self.real_label)
+            return self._game_d_loss(real_logits, fake_logits)
         wrong_logits = self._d_logits(images, self._wrong_labels(labels))
-        negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
-        return discriminator_loss(real_logits, negatives, self.real_label)
+        if self.mismatched_share == 0.5:
+            negatives = ops.concatenate([fake_logits, wrong_logits], axis=0)  # half fakes, half mismatches
+            return self._game_d_loss(real_logits, negatives)
+        w = self.mismatched_share  # the mismatches' share of the negatives' weight
+        return (1.0 - w) * self._game_d_loss(real_logits, fake_logits) + w * self._game_d_loss(real_logits, wrong_logits)
+
+    def _game_d_loss(self, real_logits, fake_logits):
+        """D's loss in the chosen game (``loss``), before any penalty."""
+        if self.loss_kind == "hinge":
+            return hinge_discriminator_loss(real_logits, fake_logits)
+        if self.loss_kind == "wasserstein":
+            return wasserstein_critic_loss(real_logits, fake_logits)
+        return discriminator_loss(real_logits, fake_logits, self.real_label)
+
+    def _generator_loss(self, fake_logits):
+        """G's loss in the chosen game: ``g_loss``'s for "bce", ``-E[D(G(z))]`` for the others."""
+        if self.loss_kind == "bce":
+            return generator_loss(fake_logits, self.g_loss_kind)
+        return score_generator_loss(fake_logits)
+
+    def _with_penalties(self, d_loss, images, labels, fake):
+        """D's loss plus WGAN-GP's and R1's penalties, when they are on (inside D's tape)."""
+        if self.gradient_penalty:
+            epsilon = keras.random.uniform((ops.shape(images)[0],) + (1,) * (len(self.image_shape)), seed=self._seeds())
+            between = epsilon * ops.cast(images, "float32") + (1.0 - epsilon) * ops.cast(fake, "float32")
+            d_loss = d_loss + self.gradient_penalty * gradient_penalty(self._input_gradients(between, labels))
+        if self.r1_penalty:
+            d_loss = d_loss + 0.5 * self.r1_penalty * r1_penalty(self._input_gradients(images, labels))
+        return d_loss
+
+    def _input_gradients(self, images, labels):
+        """D's gradient with respect to its input images ``(batch, *image_shape)``, float32.
+
+        Computed under the caller's tape, so that a penalty on it can be differentiated again.
+        """
+        images = ops.cast(images, "float32")
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            logits = ops.cast(self.discriminator(self._d_inputs(images, labels), training=True), "float32")
+            total = ops.sum(logits)  # each image's logit depends on that image only: one gradient per image
+        return tape.gradient(total, images)
 
     def _wrong_labels(self, labels):
         """A wrong label for every image: the true one plus 1..num_classes-1, modulo num_classes."""
@@ -636,6 +758,18 @@ class _ReplicaSeeds(keras.random.SeedGenerator):
         seed = self.shared.next(ordered)
         offset = ops.cast(self.replica_id, seed.dtype) * REPLICA_SEED_STRIDE
         return seed + ops.stack([offset, ops.zeros_like(offset)])
+
+
+def _mismatched_share(mismatched_pairs):
+    """``(on, w)``: whether mismatched pairs are on and their share of the negatives' weight."""
+    if mismatched_pairs is True:
+        return True, 0.5
+    if mismatched_pairs is False or mismatched_pairs is None or mismatched_pairs == 0:
+        return False, 0.0
+    if isinstance(mismatched_pairs, (int, float)) and 0.0 < mismatched_pairs < 1.0:
+        return True, float(mismatched_pairs)
+    raise ValueError(f"mismatched_pairs must be True, False or a share in (0, 1) of the negatives' weight, "
+                     f"got {mismatched_pairs!r}.")
 
 
 def _multi_replica_context():

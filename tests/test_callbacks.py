@@ -250,3 +250,23 @@ def test_fid_tracker_counts_steps_under_a_mirrored_strategy(monkeypatch):
     tracker.on_train_begin()
     tracker.on_epoch_end(0)
     assert tracker.history["steps"] == [0] and tracker.history["fid"] == [12.5]
+
+
+def test_point_snapshots_and_epoch_timer_record_every_epoch():
+    from gan_utils import toy2d
+
+    ring = toy2d.ring()
+    keras.utils.set_random_seed(0)
+    gan = training.GAN(models.mlp_generator_2d(hidden=16, depth=1), models.mlp_discriminator_2d(hidden=16, depth=1))
+    gan.compile()
+    watcher, timer = callbacks.PointSnapshots(ring, n_samples=100), callbacks.EpochTimer()
+    gan.fit(data.as_dataset(ring.sample(256), batch_size=64).repeat(), epochs=3, steps_per_epoch=4,
+            callbacks=[watcher, timer], verbose=0)
+    assert watcher.epochs == [0, 1, 2, 3]  # before training, then after each epoch
+    assert [p.shape for p in watcher.points] == [(100, 2)] * 4
+    np.testing.assert_array_equal(watcher.points[-1], gan.generator(watcher.z).numpy())  # the raw G on fixed z
+    assert len(watcher.modes_covered) == 4 and all(0 <= hq <= 1 for hq in watcher.high_quality)
+    assert len(watcher.dominant_modes()) == 4
+    assert len(timer.seconds) == 3 and timer.seconds_per_step(4) > 0
+    with pytest.raises(ValueError, match="no epoch was timed"):
+        callbacks.EpochTimer().seconds_per_step(4)

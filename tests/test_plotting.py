@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from gan_utils import plotting, toy
+from gan_utils import plotting, toy, toy2d
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TWO = toy.mixture([-2.0, 2.0], 0.5)
@@ -119,3 +119,17 @@ def test_plot_errors_are_explained():
         plotting.plot_generator_map(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="curves is empty"):
         plotting.plot_js_curve({})
+
+
+def test_plot_points_2d_one_panel_per_run_titled_with_its_mode_report(tmp_path):
+    ring = toy2d.ring()
+    on_two_modes = np.repeat(ring.centres[:2], 50, axis=0)
+    fig = plotting.plot_points_2d({"data": ring.sample(400), "collapsed": on_two_modes, "diverged":
+                                   np.full((10, 2), np.nan)}, ring, path=tmp_path / "points.png")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3
+    assert "8/8 modes" in visible[0].get_title() and "2/8 modes, 100% HQ" in visible[1].get_title()
+    assert "no finite points" in visible[2].get_title()
+    assert (tmp_path / "points.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no panels"):
+        plotting.plot_points_2d({}, ring)
