@@ -10,6 +10,8 @@ written (fixed to train on Keras 3), the reference points the series promises to
     python benchmarks/quality.py --only dcgan
     python benchmarks/quality.py --only cgan --only cgan_plain   # what mismatched pairs do
     python benchmarks/quality.py --only dcgan --only dcgan_augment   # what DiffAugment does
+    python benchmarks/quality.py --only dcgan --only dcgan_r1        # what notebook 5's R1 penalty does
+    python benchmarks/quality.py --ring                   # notebook 5's table on the ring (about 4 minutes)
 
 ``--out DIR`` writes DIR/<name>.npz with ``x``: float32 (N, 28, 28, 1) in [0, 1], N = 5,000,
 and for the conditional GAN ``labels``: the digit asked for, 500 of each.
@@ -28,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gan_utils import config, data, metrics, models, training  # noqa: E402
+from gan_utils import config, data, metrics, models, toy2d, training  # noqa: E402
 
 N_SAMPLES = 5_000
 
@@ -44,11 +46,11 @@ def vanilla(quick: bool):
     return gan.sample(N_SAMPLES, seed=1), None, "tanh", [2], steps
 
 
-def dcgan(quick: bool, augment_shift: int = 0):
+def dcgan(quick: bool, augment_shift: int = 0, r1_penalty: float = 0.0):
     """Notebook 3's classroom DCGAN on all digits (hidden dense layer and 7x7 refinement in G), EMA sampling."""
     images, _ = data.load_mnist(value_range="tanh", verbose=False)
     gan = training.GAN(models.dcgan_generator(size="classroom"), models.dcgan_discriminator(size="classroom"),
-                       ema_decay=0.999, augment_shift=augment_shift, seed=42)
+                       ema_decay=0.999, augment_shift=augment_shift, r1_penalty=r1_penalty, seed=42)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
     steps = 1_000 if quick else 20_000
@@ -82,6 +84,11 @@ def cgan_plain(quick: bool):
 def dcgan_augment(quick: bool):
     """Ablation: notebook 3's DCGAN with DiffAugment (every image D sees shifted by up to 2 pixels)."""
     return dcgan(quick, augment_shift=2)
+
+
+def dcgan_r1(quick: bool):
+    """Ablation: notebook 3's DCGAN with notebook 5's R1 penalty on D (gamma 0.1)."""
+    return dcgan(quick, r1_penalty=0.1)
 
 
 def seed004_vanilla(quick: bool):
@@ -146,10 +153,54 @@ def seed003_dcgan(quick: bool):
     return gan.sample(N_SAMPLES, seed=1), None, "tanh", None, steps
 
 
+RING = toy2d.ring(modes=8, radius=2.0, std=0.02)
+RING_REMEDIES = {  # notebook 5's runs on the ring: train_ring's options
+    "ring_plain": {},
+    "ring_hinge": {"loss": "hinge"},
+    "ring_r1": {"r1_penalty": 1.0},
+    "ring_wgan_gp": {"loss": "wasserstein", "gradient_penalty": 0.1, "d_steps": 5, "beta_2": 0.9},
+    "ring_sn_hinge": {"loss": "hinge", "spectral_norm": True},
+    "ring_ttur": {"lr_d": 4e-3},
+    "ring_lr_1e-2": {"lr_d": 1e-2, "lr_g": 1e-2},
+}
+
+
+def train_ring(quick: bool, lr_d=1e-3, lr_g=1e-3, spectral_norm=False, beta_2=0.999, seed=42, **options):
+    """Notebook 5's 2-D GAN on the ring (train_ring there): 8,000 steps of batch 256, Adam beta_1 0.5
+    with a cosine decay to a tenth.
+
+    Returns the final points of the raw generator on 2,000 fixed noise vectors, the number of
+    G steps, and the high-quality share after each of the last three epochs."""
+    config.set_seed(seed)
+    gan = training.GAN(models.mlp_generator_2d(), models.mlp_discriminator_2d(spectral_norm=spectral_norm),
+                       seed=seed, **options)
+    epochs = 4 if quick else 16
+
+    def adam(rate, updates):
+        schedule = keras.optimizers.schedules.CosineDecay(rate, updates, alpha=0.1)
+        return keras.optimizers.Adam(schedule, beta_1=0.5, beta_2=beta_2)
+
+    gan.compile(d_optimizer=adam(lr_d, epochs * 500 * gan.d_steps), g_optimizer=adam(lr_g, epochs * 500))
+    dataset = data.as_dataset(RING.sample(50_000, seed=seed), batch_size=256, seed=seed).repeat()
+    z = gan.noise(2_000, seed=1234)
+    reports = []
+    for _ in range(epochs):
+        gan.fit(dataset, epochs=1, steps_per_epoch=500, verbose=0)
+        reports.append(toy2d.mode_report(np.asarray(gan.generator(z)), RING))
+    return reports, epochs * 500
+
+
+def ring_line(name: str, reports, seconds: float, steps: int) -> str:
+    last = reports[-3:]
+    return (f"{name:<16} {steps:>7,} steps {seconds:6.0f} s | modes covered {reports[-1].modes_covered} of 8 "
+            f"(worst of last 3: {min(r.modes_covered for r in last)}) | high-quality share "
+            f"{reports[-1].high_quality:.0%} (worst of last 3: {min(r.high_quality for r in last):.0%})")
+
+
 MODELS = {"vanilla": vanilla, "dcgan": dcgan, "cgan": cgan}
-ABLATIONS = {"cgan_plain": cgan_plain, "dcgan_augment": dcgan_augment}  # run with --only
+ABLATIONS = {"cgan_plain": cgan_plain, "dcgan_augment": dcgan_augment, "dcgan_r1": dcgan_r1}  # run with --only
 ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed003_dcgan": seed003_dcgan, "seed004_cgan": seed004_cgan}
-RUNS = {**MODELS, **ANCHORS, **ABLATIONS}
+RUNS = {**MODELS, **ANCHORS, **ABLATIONS, **{name: None for name in RING_REMEDIES}}
 
 
 def report(name: str, result: dict, seconds: float, steps: int) -> str:
@@ -182,9 +233,21 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=sorted(RUNS), action="append",
                         help="run only this model (repeatable)")
     parser.add_argument("--anchors", action="store_true", help="also train the seeds' anchor models")
+    parser.add_argument("--ring", action="store_true", help="only notebook 5's runs on the ring of 8 Gaussians")
     args = parser.parse_args(argv)
 
     config.set_seed(42)
+    if args.ring or (args.only and all(name in RING_REMEDIES for name in args.only)):
+        lines = []
+        for name in args.only or list(RING_REMEDIES):
+            start = time.perf_counter()
+            reports, steps = train_ring(args.quick, **RING_REMEDIES[name])
+            lines.append(ring_line(name, reports, time.perf_counter() - start, steps))
+            print(lines[-1], flush=True)
+        print("\nReal data: " + str(toy2d.mode_report(RING.sample(2_000, seed=42), RING)))
+        return 0
+    if args.only and any(name in RING_REMEDIES for name in args.only):
+        parser.error("ring runs and image runs go in separate calls (--ring, or --only ring_... alone)")
     wanted = args.only or (list(MODELS) + (list(ANCHORS) if args.anchors else []))
     judge = metrics.load_judge()
     print(f"judge: test accuracy {judge.test_accuracy:.2%} on {judge.source}")
