@@ -373,8 +373,9 @@ def plot_points_2d(panels: dict, mixture: toy2d.Mixture2D, path=None, ncols: int
     Args:
         panels: ``{title: points}``, each points a ``(n, 2)`` array; the panel's title gets the
             points' ``toy2d.mode_report`` (modes covered, high-quality share) underneath.
-        mixture: the data's ``toy2d.Mixture2D``; its centres are drawn as black crosses with a
-            circle of 3 standard deviations, the "high quality" zone.
+        mixture: the data's ``toy2d.Mixture2D``; its centres are drawn as black crosses (modes
+            the points cover) or red rings (modes they miss), each with a circle of 3 standard
+            deviations, the "high quality" zone.
         ncols: panels per row (default: all in one row, at most 6).
         limit: the axes run from ``-limit`` to ``limit`` (default: 1.5 times the farthest centre).
 
@@ -394,11 +395,14 @@ def plot_points_2d(panels: dict, mixture: toy2d.Mixture2D, path=None, ncols: int
     for ax, (title, points) in zip(axes.flat, panels.items()):
         points = np.asarray(points, dtype=np.float64)
         finite = np.all(np.isfinite(points), axis=1)
-        ax.scatter(points[finite, 0], points[finite, 1], s=2, color=_G_COLOR, alpha=0.35, linewidths=0)
+        ax.scatter(points[finite, 0], points[finite, 1], s=4, color=_G_COLOR, alpha=0.45, linewidths=0)
         for cx, cy in mixture.centres:
             ax.add_patch(_circle((cx, cy), 3 * mixture.std))
-        ax.scatter(mixture.centres[:, 0], mixture.centres[:, 1], marker="x", s=18, color="black", linewidths=1)
         report = toy2d.mode_report(points[finite], mixture) if finite.any() else None
+        covered = report.shares >= report.min_share if report is not None else np.zeros(mixture.modes, bool)
+        ax.scatter(*mixture.centres[covered].T, marker="x", s=18, color="black", linewidths=1)
+        ax.scatter(*mixture.centres[~covered].T, marker="o", s=70, facecolors="none", edgecolors="tab:red",
+                   linewidths=1.2)
         summary = (f"{report.modes_covered}/{mixture.modes} modes, {report.high_quality:.0%} HQ"
                    if report is not None else "no finite points")
         ax.set_title(f"{title}\n{summary}", fontsize=9)
