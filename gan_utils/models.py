@@ -124,8 +124,10 @@ def dcgan_discriminator(size="classroom", dropout: float = 0.0, spectral_norm: b
     model's FID worse, 13 against 10.8 after 12,000 steps, and each step slower: off by default.
     ``spectral_norm`` wraps every convolution and the dense layer in
     ``keras.layers.SpectralNormalization`` (Miyato et al. 2018): each weight matrix is divided
-    by its largest singular value, so that no layer stretches its input by more than a factor 1
-    and D is (with LeakyReLU) 1-Lipschitz.
+    by an estimate of its largest singular value (one power iteration per training step), so
+    that no layer stretches its input by much more than a factor 1 and D's slope stays near 1
+    or below. For a convolution the kernel is normalised as a matrix, which bounds the layer's
+    slope only approximately.
     """
     x = keras.Input(IMAGE_SHAPE, name="image")
     return _checked(_dcgan_discriminator_body(x, x, _width(size), dropout, name, spectral_norm), (None, 1))
@@ -148,7 +150,7 @@ def _dcgan_generator_body(inputs, h, b, name, hidden=None, refine=False):
 
 
 def _dcgan_discriminator_body(inputs, h, b, dropout, name, spectral_norm=False):
-    sn = _spectrally_normalised if spectral_norm else (lambda layer: layer)
+    sn = _normaliser(spectral_norm)
     h = layers.LeakyReLU(0.2)(sn(layers.Conv2D(2 * b, 4, strides=2, padding="same"))(h))
     h = layers.Dropout(dropout)(h) if dropout else h
     assert tuple(h.shape)[:3] == (None, 14, 14), h.shape
@@ -159,9 +161,12 @@ def _dcgan_discriminator_body(inputs, h, b, dropout, name, spectral_norm=False):
     return keras.Model(inputs, logit, name=name)
 
 
-def _spectrally_normalised(layer):
-    """``layer`` wrapped in Keras's SpectralNormalization (one power iteration per training call)."""
-    return layers.SpectralNormalization(layer, power_iterations=1, name=f"sn_{layer.name}")
+def _normaliser(spectral_norm: bool):
+    """A function that wraps a layer in Keras's SpectralNormalization (one power iteration per
+    training call), or leaves it as it is."""
+    if not spectral_norm:
+        return lambda layer: layer
+    return lambda layer: layers.SpectralNormalization(layer, power_iterations=1, name=f"sn_{layer.name}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,7 +327,7 @@ def mlp_discriminator_2d(hidden: int = 128, depth: int = 3, spectral_norm: bool 
     for the "bce" game, a raw score for "hinge" and "wasserstein". ``spectral_norm`` wraps
     every Dense layer in ``keras.layers.SpectralNormalization`` (see ``dcgan_discriminator``).
     """
-    sn = _spectrally_normalised if spectral_norm else (lambda layer: layer)
+    sn = _normaliser(spectral_norm)
     x = keras.Input((2,), name="point")
     h = x
     for i in range(depth):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 from matplotlib.ticker import MaxNLocator
 
 from . import toy, toy2d
@@ -416,8 +417,6 @@ def plot_points_2d(panels: dict, mixture: toy2d.Mixture2D, path=None, ncols: int
 
 
 def _circle(centre, radius):
-    from matplotlib.patches import Circle
-
     return Circle(centre, radius, fill=False, color="black", linewidth=0.6, alpha=0.6)
 
 

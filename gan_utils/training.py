@@ -105,7 +105,7 @@ def gradient_penalty(gradients):
     ``(batch, ...)``). 0 when every gradient has norm 1, the slope of a 1-Lipschitz critic
     along the lines between real and fake images.
     """
-    norms = ops.sqrt(ops.sum(ops.square(ops.reshape(gradients, (ops.shape(gradients)[0], -1))), axis=1) + 1e-12)
+    norms = ops.sqrt(_squared_norms(gradients) + 1e-12)
     return ops.mean(ops.square(norms - 1.0))
 
 
@@ -115,7 +115,12 @@ def r1_penalty(gradients):
     ``gradients``: D's gradient at real images ``(batch, ...)``. It flattens D around the data,
     so that D cannot build a cliff G would be pushed over; the engine multiplies it by gamma / 2.
     """
-    return ops.mean(ops.sum(ops.square(ops.reshape(gradients, (ops.shape(gradients)[0], -1))), axis=1))
+    return ops.mean(_squared_norms(gradients))
+
+
+def _squared_norms(gradients):
+    """``||g_i||^2`` for every image's gradient ``g_i`` in ``(batch, ...)``: shape ``(batch,)``."""
+    return ops.sum(ops.square(ops.reshape(gradients, (ops.shape(gradients)[0], -1))), axis=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,12 +468,15 @@ class GAN(keras.Model):
         """D's gradient with respect to its input images ``(batch, *image_shape)``, float32.
 
         Computed under the caller's tape, so that a penalty on it can be differentiated again.
+        The gradient of the summed logits is each image's own gradient only when D treats the
+        images of a batch independently: true of the series' discriminators, not of a D with
+        BatchNormalization, whose batch statistics mix them.
         """
         images = ops.cast(images, "float32")
         with tf.GradientTape() as tape:
             tape.watch(images)
             logits = ops.cast(self.discriminator(self._d_inputs(images, labels), training=True), "float32")
-            total = ops.sum(logits)  # each image's logit depends on that image only: one gradient per image
+            total = ops.sum(logits)
         return tape.gradient(total, images)
 
     def _wrong_labels(self, labels):
