@@ -23,6 +23,9 @@ INSTALL_HINT = 'pip install "gan_utils[tf]" (or pip install tensorflow)'
 OTHER_BACKEND_MODULES = ("jax", "jaxlib", "torch", "openvino")  # what Keras's other backends import
 
 
+# What TensorFlow wrote to standard error while import_tensorflow_quietly started it.
+startup_messages = ""
+
 def require_tensorflow() -> None:
     """Make sure TensorFlow is installed and is Keras's backend, else raise a clear ImportError.
 
@@ -42,7 +45,7 @@ def require_tensorflow() -> None:
     _check_keras_backend()
 
 
-def import_tensorflow_quietly() -> str:
+def import_tensorflow_quietly() -> None:
     """Import TensorFlow and start its CPU device without its C++ start-up messages on the page.
 
     On a machine without a GPU, TensorFlow's C++ side writes a block of messages straight to the
@@ -51,17 +54,18 @@ def import_tensorflow_quietly() -> str:
     not hide them all, and Jupyter shows that stream as a red block above the first output.
     This sends the stream to a temporary file while TensorFlow starts, then restores it.
 
-    Returns:
-        The messages TensorFlow wrote while starting ("" if it was already imported), for
-        anyone who wants to read them: ``print(import_tensorflow_quietly())``.
+    It returns nothing, so that it can end a notebook cell without Jupyter showing a result. The
+    messages are kept in ``gan_utils.backend.startup_messages`` ("" if TensorFlow was already
+    imported) for anyone who wants to read them.
 
     Raises:
         ImportError: as ``require_tensorflow``; the start-up messages are printed first then,
             since they may explain the failure.
     """
+    global startup_messages
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # what TensorFlow's own logger respects
     if "tensorflow" in sys.modules:
-        return ""
+        return
     import tempfile
 
     sys.stderr.flush()
@@ -81,10 +85,9 @@ def import_tensorflow_quietly() -> str:
             os.dup2(saved, 2)
             os.close(saved)
             log.seek(0)
-            text = log.read().decode(errors="replace")
+            startup_messages = log.read().decode(errors="replace")
             if failed:
-                sys.stderr.write(text)
-    return text
+                sys.stderr.write(startup_messages)
 
 
 def _import_tensorflow() -> None:
