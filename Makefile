@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test bench quality clean-venv
+.PHONY: lab test book bench quality clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -v
+
+# The series as an HTML book, executed at full size (GAN_UTILS_QUICK=1 for the quick edition CI builds);
+# set GAN_UTILS_MNIST to execute on full MNIST. Re-executes only the notebooks whose code changed.
+book: $(STAMP)
+	$(BIN)/python tools/build_book.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py

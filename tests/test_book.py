@@ -1,0 +1,261 @@
+"""The published edition: `tools/build_book.py` builds the series as HTML, checked here.
+
+The book is built once for this module, in quick mode (conftest sets GAN_UTILS_QUICK=1), into a
+temporary folder: every notebook is executed again by Jupyter Book, so this module takes a few
+minutes. The HTML checks read the files; the tests marked ``browser`` open the pages, and the
+JupyterLab that ``make lab`` serves, in headless Chromium through Playwright. They need Debian's
+``chromium`` at /usr/bin/chromium (``.ci/run`` installs it) and are skipped, saying so, without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CHROMIUM = Path(os.environ.get("GAN_UTILS_CHROMIUM", "/usr/bin/chromium"))
+# The probe's flags: without the background-networking ones Chromium tries Google's hosts, which
+# this closed network refuses, many times a second.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> Path:
+    """The built book's folder (``html/`` and ``_build/jupyter_execute/``).
+
+    GAN_UTILS_BOOK_DIR names an already built one (``build/book-quick`` after
+    ``GAN_UTILS_QUICK=1 make book``, or ``build/book``) to check it without building again.
+    """
+    if os.environ.get("GAN_UTILS_BOOK_DIR"):
+        return Path(os.environ["GAN_UTILS_BOOK_DIR"]).resolve()
+    out = tmp_path_factory.mktemp("book")
+    completed = subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--out", str(out)], cwd=ROOT,
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    return out
+
+
+class Page(HTMLParser):
+    """The parts of a built page the checks need: images, links, scripts and text."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.images, self.links, self.scripts, self.stylesheets, self.classes = [], {}, [], [], []
+        self.path = path
+        self.text = path.read_text(encoding="utf-8")
+        self.feed(self.text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.classes.extend((attrs.get("class") or "").split())
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        elif tag == "a" and attrs.get("href"):
+            for name in (attrs.get("class") or "").split():
+                self.links.setdefault(name, []).append(attrs["href"])
+            self.links.setdefault("*", []).append(attrs["href"])
+        elif tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        elif tag == "link" and attrs.get("rel") == "stylesheet":
+            self.stylesheets.append(attrs.get("href", ""))
+
+
+def page(book: Path, name: str) -> Page:
+    path = book / "html" / ("intro.html" if name == "intro" else f"notebooks/{name}.html")
+    assert path.exists(), f"no page for {name}: {path}"
+    return Page(path)
+
+
+def executed(book: Path, name: str) -> dict:
+    """The executed notebook, as Jupyter Book's execution cache holds it (the newest record)."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(book / "cache"))
+    records = [r for r in cache.list_cache_records() if Path(r.uri).name == f"{name}.ipynb"]
+    assert records, f"{name} is not in the execution cache"
+    newest = max(records, key=lambda record: record.created)
+    return cache.get_cache_bundle(newest.pk).nb
+
+
+def test_every_notebook_has_its_page(book):
+    assert NOTEBOOKS, "no notebooks found"
+    for name in ["intro", *NOTEBOOKS]:
+        assert page(book, name).images or name == "intro", name
+
+
+def test_every_picture_the_notebook_made_is_on_its_page(book):
+    for name in NOTEBOOKS:
+        notebook = executed(book, name)
+        pictures = sum(1 for cell in notebook["cells"] for output in cell.get("outputs", [])
+                       if "image/png" in output.get("data", {}))
+        html = page(book, name)
+        on_page = [src for src in html.images if "_images/" in src]
+        assert len(on_page) >= pictures > 0 or (pictures == 0 and name.startswith("00")), (name, pictures, on_page)
+        for src in html.images:
+            assert not src.startswith(("http:", "https:", "//")), f"{name} loads an image from the network: {src}"
+            assert (html.path.parent / src).resolve().exists(), f"{name}: missing image {src}"
+
+
+def test_no_cell_output_is_an_error(book):
+    for name in NOTEBOOKS:
+        notebook = executed(book, name)
+        errors = [output for cell in notebook["cells"] for output in cell.get("outputs", [])
+                  if output.get("output_type") == "error"]
+        assert not errors, (name, errors[:1])
+        html = page(book, name)
+        assert "Traceback (most recent call last)" not in html.text, name
+        assert "traceback" not in {c.lower() for c in html.classes}, name
+
+
+def test_pages_link_in_order(book):
+    order = ["intro", *NOTEBOOKS]
+    for before, after in zip(order, order[1:]):
+        next_links = page(book, before).links.get("right-next", [])
+        assert next_links and Path(next_links[0]).stem == after, (before, next_links)
+        previous = page(book, after).links.get("left-prev", [])
+        assert previous and Path(previous[0]).stem == before, (after, previous)
+
+
+def test_each_notebook_page_opens_in_colab_and_has_math(book):
+    for name in NOTEBOOKS:
+        html = page(book, name)
+        colab = [href for href in html.links["*"] if href.startswith("https://colab.research.google.com/github/")]
+        assert any(href.endswith(f"/notebooks/{name}.ipynb") for href in colab), (name, colab)
+        assert any("mathjax/tex-chtml.js" in src and not src.startswith("http") for src in html.scripts), name
+    assert (book / "html" / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert page(book, "01_density_estimation").text.count("math notranslate") > 10
+
+
+def test_the_book_loads_nothing_from_the_network(book):
+    """Every script, stylesheet and image comes from the book itself, so it reads offline too."""
+    for name in ["intro", *NOTEBOOKS]:
+        html = page(book, name)
+        for src in html.scripts + html.stylesheets + html.images:
+            assert not re.match(r"^(https?:)?//", src), f"{name} loads {src}"
+
+
+def test_the_landing_page_comes_from_the_readme_and_search_works(book):
+    html = page(book, "intro")
+    readme_title = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+    assert readme_title in html.text
+    for name in NOTEBOOKS:
+        assert any(Path(href).stem == name for href in html.links["*"]), f"the landing page does not link {name}"
+    assert (book / "html" / "search.html").exists()
+    index = (book / "html" / "searchindex.js").read_text(encoding="utf-8")
+    for word in ("discrimin", "mnist", "collaps"):
+        assert word in index.lower(), word
+
+
+# ---------------------------------------------------------------------------------------------
+# In a real browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def served_book(book):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(book / "html"))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def open_page(browser, url: str):
+    """A new page at ``url`` and the console errors and failed requests it records."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    page.goto(url, wait_until="networkidle")
+    return page, problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_pages_render_figures_and_math_in_chromium(browser, served_book, name):
+    page, problems = open_page(browser, f"{served_book}/notebooks/{name}.html")
+    page.wait_for_function("() => !window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise")
+    page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
+    images = page.evaluate("() => Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+    broken = [src for src, complete, width in images if not (complete and width > 0)]
+    assert not broken, f"{name}: images that did not load: {broken}"
+    if name != NOTEBOOKS[0]:
+        assert page.locator("mjx-container").count() > 0, f"{name}: no math rendered by MathJax"
+    assert not problems, f"{name}: {problems}"
+    page.close()
+
+
+@pytest.mark.browser
+def test_jupyterlab_lists_the_series_and_opens_a_notebook_with_a_clean_first_screen(browser, tmp_path):
+    """What `make lab` serves: the file browser lists the notebooks, notebook 2 opens, and its set-up
+    cell, run in the browser, prints no TensorFlow start-up noise."""
+    port, token = _free_port(), "book-test"
+    lab = subprocess.Popen([str(Path(sys.executable).parent / "jupyter"), "lab", "notebooks/", "--no-browser",
+                            f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+                            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={ROOT / 'notebooks'}"],
+                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/lab?token={token}")
+        listing = page.locator(".jp-DirListing-content")
+        for name in NOTEBOOKS:
+            listing.get_by_text(f"{name}.ipynb", exact=True).wait_for(timeout=60_000)
+        listing.get_by_text("02_vanilla_gan_digit2.ipynb", exact=True).dblclick()
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
+        first_code = notebook.locator(".jp-CodeCell").first
+        first_code.click()
+        page.keyboard.press("Shift+Enter")
+        # The cell is done when its prompt shows a number instead of [*]
+        first_code.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(timeout=180_000)
+        output = first_code.locator(".jp-OutputArea").inner_text()
+        for noise in ("absl::InitializeLog", "cuda drivers", "cuInit", "oneDNN custom operations"):
+            assert noise not in output, f"the first screen shows TensorFlow's start-up noise: {output[:500]}"
+        page.close()
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
