@@ -224,11 +224,17 @@ def test_pages_render_figures_and_math_in_chromium(browser, served_book, name):
 @pytest.mark.browser
 def test_jupyterlab_lists_the_series_and_opens_a_notebook_with_a_clean_first_screen(browser, tmp_path):
     """What `make lab` serves: the file browser lists the notebooks, notebook 2 opens, and its set-up
-    cell, run in the browser, prints no TensorFlow start-up noise."""
+    cell, run in the browser, prints no TensorFlow start-up noise.
+
+    JupyterLab saves what it opens, so it serves a copy of notebooks/ (inside the repository, so
+    that gan_utils finds the project's outputs folder as it does under `make lab`)."""
     port, token = _free_port(), "book-test"
-    lab = subprocess.Popen([str(Path(sys.executable).parent / "jupyter"), "lab", "notebooks/", "--no-browser",
+    served = ROOT / "build" / f"lab-test-{os.getpid()}"
+    shutil.rmtree(served, ignore_errors=True)
+    shutil.copytree(ROOT / "notebooks", served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    lab = subprocess.Popen([str(Path(sys.executable).parent / "jupyter"), "lab", str(served), "--no-browser",
                             f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
-                            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={ROOT / 'notebooks'}"],
+                            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={served}"],
                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")})
     try:
@@ -259,3 +265,4 @@ def test_jupyterlab_lists_the_series_and_opens_a_notebook_with_a_clean_first_scr
     finally:
         lab.terminate()
         lab.wait(timeout=30)
+        shutil.rmtree(served, ignore_errors=True)
