@@ -142,6 +142,12 @@ def test_each_notebook_page_opens_in_colab_and_has_math(book):
     assert page(book, "01_density_estimation").text.count("math notranslate") > 10
 
 
+def test_the_sliders_page_says_they_need_a_live_kernel(book):
+    html = page(book, "01_density_estimation")
+    assert "widget-view+json" in html.text, "notebook 1's sliders are no longer in its page"
+    assert "sliders above cannot move" in html.text
+
+
 def test_the_book_loads_nothing_from_the_network(book):
     """Every script, stylesheet and image comes from the book itself, so it reads offline too."""
     for name in ["intro", *NOTEBOOKS]:

@@ -9,15 +9,17 @@ in the cache and the HTML, never in ``notebooks/``, which stays free of outputs.
 ``GAN_UTILS_MNIST`` to a Keras-format ``mnist.npz`` to execute on full MNIST.
 
 The sources are staged in ``<out>/src``: the notebooks, the README's images, a landing page
-made from the README's opening, and the book's configuration. Two things change on the way,
+made from the README's opening, and the book's configuration. A few things change on the way,
 so that the book needs nothing from the network to display: the Colab badge image of each
 notebook is replaced by a local copy (the link is kept), and MathJax is served from the book
-(``sphinx-mathjax-offline``) instead of a CDN.
+(``sphinx-mathjax-offline``) instead of a CDN. Where a page without a live kernel differs from
+the notebook (notebook 1's sliders), a note in italics says so (BOOK_NOTES).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -48,6 +50,29 @@ TIMEOUT_SECONDS = {"full": 3_600, "quick": 900}
 CONF_TAIL = """
 extensions = [name for name in extensions if name not in ("sphinx_thebe", "sphinx_comments")]
 """
+
+
+# Notes the book adds after a cell, where a page without a live kernel differs from the notebook.
+BOOK_NOTES = {
+    ("01_density_estimation", "game-sliders"): (
+        "*In this book the sliders above cannot move: they need a live Python kernel. Open the "
+        "notebook in Colab (the badge at the top) or in JupyterLab to use them; the four panels "
+        "before them show the same quantities at four settings.*"),
+}
+
+
+def book_copy(path: Path) -> str:
+    """A notebook as the book shows it: the local Colab badge, and the notes of BOOK_NOTES."""
+    notebook = json.loads(path.read_text(encoding="utf-8").replace(COLAB_BADGE, LOCAL_BADGE))
+    for (name, cell_id), note in BOOK_NOTES.items():
+        if name != path.stem:
+            continue
+        index = next((i for i, cell in enumerate(notebook["cells"]) if cell.get("id") == cell_id), None)
+        if index is None:
+            raise SystemExit(f"{path.name} has no cell {cell_id!r}: update BOOK_NOTES in {__file__}.")
+        notebook["cells"].insert(index + 1, {"cell_type": "markdown", "id": f"{cell_id}-book-note", "metadata": {},
+                                             "source": [note]})
+    return json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def quick_mode() -> bool:
@@ -157,8 +182,7 @@ def stage(src: Path, cache: Path, mode: str) -> list[str]:
     books = notebooks()
     names = [path.stem for path in books]
     for path in books:
-        text = path.read_text(encoding="utf-8").replace(COLAB_BADGE, LOCAL_BADGE)
-        write_if_changed(src / "notebooks" / path.name, text)
+        write_if_changed(src / "notebooks" / path.name, book_copy(path))
     for image in sorted((ROOT / "docs" / "images").glob("*.png")):
         write_if_changed(src / "docs" / "images" / image.name, image.read_bytes())
     for asset in ("colab-badge.svg", "favicon.svg"):
