@@ -228,9 +228,9 @@ def test_pages_render_figures_and_math_in_chromium(browser, served_book, name):
 
 
 @pytest.mark.browser
-def test_jupyterlab_lists_the_series_and_opens_a_notebook_with_a_clean_first_screen(browser, tmp_path):
-    """What `make lab` serves: the file browser lists the notebooks, notebook 2 opens, and its set-up
-    cell, run in the browser, prints no TensorFlow start-up noise.
+def test_jupyterlab_lists_the_series_and_opens_each_notebook_with_a_clean_first_screen(browser, tmp_path):
+    """What `make lab` serves: the file browser lists the notebooks, each notebook opens, and its
+    set-up cell, run in the browser, prints no TensorFlow start-up noise and nothing in red.
 
     JupyterLab saves what it opens, so it serves a copy of notebooks/ (inside the repository, so
     that gan_utils finds the project's outputs folder as it does under `make lab`)."""
@@ -256,17 +256,21 @@ def test_jupyterlab_lists_the_series_and_opens_a_notebook_with_a_clean_first_scr
         listing = page.locator(".jp-DirListing-content")
         for name in NOTEBOOKS:
             listing.get_by_text(f"{name}.ipynb", exact=True).wait_for(timeout=60_000)
-        listing.get_by_text("02_vanilla_gan_digit2.ipynb", exact=True).dblclick()
-        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-        notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
-        first_code = notebook.locator(".jp-CodeCell").first
-        first_code.click()
-        page.keyboard.press("Shift+Enter")
-        # The cell is done when its prompt shows a number instead of [*]
-        first_code.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(timeout=180_000)
-        output = first_code.locator(".jp-OutputArea").inner_text()
-        for noise in ("absl::InitializeLog", "cuda drivers", "cuInit", "oneDNN custom operations"):
-            assert noise not in output, f"the first screen shows TensorFlow's start-up noise: {output[:500]}"
+        for name in NOTEBOOKS:  # each notebook opens, and its set-up cell shows no start-up noise
+            listing.get_by_text(f"{name}.ipynb", exact=True).dblclick()
+            page.locator(".lm-TabBar-tab.lm-mod-current", has_text=f"{name}.ipynb").first.wait_for(timeout=60_000)
+            notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+            notebook.locator(".jp-CodeCell").first.wait_for(timeout=60_000)
+            first_code = notebook.locator(".jp-CodeCell").first
+            first_code.click()
+            page.keyboard.press("Shift+Enter")
+            # The cell is done when its prompt shows a number instead of [*]
+            first_code.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(timeout=180_000)
+            output = first_code.locator(".jp-OutputArea").inner_text()
+            for noise in ("absl::InitializeLog", "cuda drivers", "cuInit", "oneDNN custom operations"):
+                assert noise not in output, f"{name}: the first screen shows TensorFlow's start-up noise: {output[:500]}"
+            stderr = first_code.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count()
+            assert stderr == 0, f"{name}: the set-up cell wrote to standard error (a red block): {output[:500]}"
         page.close()
     finally:
         lab.terminate()

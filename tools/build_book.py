@@ -6,7 +6,10 @@
 The notebooks are executed by Jupyter Book's cache (jupyter-cache), one cache per mode under
 ``build/``: a rebuild re-executes only the notebooks whose code changed. Executed copies live
 in the cache and the HTML, never in ``notebooks/``, which stays free of outputs. Set
-``GAN_UTILS_MNIST`` to a Keras-format ``mnist.npz`` to execute on full MNIST.
+``GAN_UTILS_MNIST`` to a Keras-format ``mnist.npz`` to execute on full MNIST. What the notebooks
+write (checkpoints, figures, the judge classifier) goes to ``<out>/outputs``, not the project's
+``outputs/``, so that a test run or JupyterLab running the same notebook at the same time cannot
+overwrite it.
 
 The sources are staged in ``<out>/src``: the notebooks, the README's images, a landing page
 made from the README's opening, and the book's configuration. A few things change on the way,
@@ -213,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             conf.write(CONF_TAIL)
         command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-d", str(out / "_build" / ".doctrees"),
                    str(src), str(built)]
-        completed = subprocess.run(command, cwd=ROOT)
+        # The notebooks' outputs (checkpoints, figures, the judge) go to the build's own folder:
+        # a notebook run elsewhere at the same time (the tests, JupyterLab) must not share them.
+        env = {**os.environ, "GAN_UTILS_OUTPUT": os.environ.get("GAN_UTILS_OUTPUT") or str(out / "outputs")}
+        completed = subprocess.run(command, cwd=ROOT, env=env)
     if completed.returncode != 0 or not (built / "index.html").exists():
         print(f"The book build failed (exit code {completed.returncode}); the log above says where.", file=sys.stderr)
         return completed.returncode or 1
