@@ -260,11 +260,17 @@ def test_jupyterlab_lists_the_series_and_opens_each_notebook_with_a_clean_first_
             page.locator(".lm-TabBar-tab.lm-mod-current", has_text=f"{name}.ipynb").first.wait_for(timeout=60_000)
             notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
             notebook.locator(".jp-CodeCell").first.wait_for(timeout=60_000)
+            # Run the cell only once this notebook's kernel is up: a request sent while it starts is lost
+            page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(timeout=300_000)
             first_code = notebook.locator(".jp-CodeCell").first
             first_code.click()
             page.keyboard.press("Shift+Enter")
             # The cell is done when its prompt shows a number instead of [*]
-            first_code.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(timeout=180_000)
+            try:
+                first_code.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[\d+\]")).wait_for(timeout=300_000)
+            except Exception:
+                page.screenshot(path=str(tmp_path / f"{name}.png"))
+                raise AssertionError(f"{name}: its set-up cell did not finish; screenshot {tmp_path / name}.png")
             output = first_code.locator(".jp-OutputArea").inner_text()
             for noise in ("absl::InitializeLog", "cuda drivers", "cuInit", "oneDNN custom operations"):
                 assert noise not in output, f"{name}: the first screen shows TensorFlow's start-up noise: {output[:500]}"
