@@ -26,6 +26,7 @@ OTHER_BACKEND_MODULES = ("jax", "jaxlib", "torch", "openvino")  # what Keras's o
 # What TensorFlow wrote to standard error while import_tensorflow_quietly started it.
 startup_messages = ""
 
+
 def require_tensorflow() -> None:
     """Make sure TensorFlow is installed and is Keras's backend, else raise a clear ImportError.
 

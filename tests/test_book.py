@@ -9,15 +9,12 @@ JupyterLab that ``make lab`` serves, in headless Chromium through Playwright. Th
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from html.parser import HTMLParser
@@ -26,17 +23,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import book_browser  # noqa: E402  (tools/: Chromium and the quiet local server, shared with book_screenshots.py)
+
 NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CHROMIUM = Path(os.environ.get("GAN_UTILS_CHROMIUM", "/usr/bin/chromium"))
-# The probe's flags: without the background-networking ones Chromium tries Google's hosts, which
-# this closed network refuses, many times a second.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
-    """The built book's folder (``html/`` and ``_build/jupyter_execute/``).
+    """The built book's folder: ``html/`` (the pages) and ``cache/`` (the executed notebooks).
 
     GAN_UTILS_BOOK_DIR names an already built one (``build/book-quick`` after
     ``GAN_UTILS_QUICK=1 make book``, or ``build/book``) to check it without building again.
@@ -179,24 +174,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package (apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    if not book_browser.CHROMIUM.exists():
+        pytest.skip(book_browser.MISSING_CHROMIUM)
+    pytest.importorskip("playwright.sync_api")
+    with book_browser.launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
 def served_book(book):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(book / "html"))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with book_browser.serve(book / "html") as base:
+        yield base
 
 
 def open_page(browser, url: str):

@@ -10,16 +10,12 @@ browser download. The pages are served from ``build/book/html`` on a local port.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
-import os
 import sys
-import threading
 from pathlib import Path
 
+from book_browser import CHROMIUM, MISSING_CHROMIUM, launch_chromium, serve
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 # docs/images/<file>: (page, the heading to scroll to, or None for the top of the page)
 SHOTS = {
     "book_landing.png": ("index.html", None),
@@ -28,37 +24,24 @@ SHOTS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--html", type=Path, default=ROOT / "build" / "book" / "html")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
     if not (args.html / "index.html").exists():
         raise SystemExit(f"No book in {args.html}: run `make book` first.")
-    chromium = Path(os.environ.get("GAN_UTILS_CHROMIUM", "/usr/bin/chromium"))
-    if not chromium.exists():
-        raise SystemExit(f"No Chromium at {chromium}: install Debian's chromium package, or set GAN_UTILS_CHROMIUM.")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.html))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            for file, (path, heading) in SHOTS.items():
-                page.goto(f"{base}/{path}", wait_until="networkidle")
-                page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
-                if heading:
-                    page.get_by_role("heading", name=heading).first.scroll_into_view_if_needed()
-                    page.evaluate("() => window.scrollBy(0, -20)")
-                page.screenshot(path=str(args.out / file))
-                print(f"{args.out / file}: {path}" + (f", at '{heading}'" if heading else ""))
-            browser.close()
-    finally:
-        server.shutdown()
+    if not CHROMIUM.exists():
+        raise SystemExit(MISSING_CHROMIUM)
+    with serve(args.html) as base, launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        for file, (path, heading) in SHOTS.items():
+            page.goto(f"{base}/{path}", wait_until="networkidle")
+            page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+            if heading:
+                page.get_by_role("heading", name=heading).first.scroll_into_view_if_needed()
+                page.evaluate("() => window.scrollBy(0, -20)")
+            page.screenshot(path=str(args.out / file))
+            print(f"{args.out / file}: {path}" + (f", at '{heading}'" if heading else ""))
     return 0
 
 
