@@ -175,7 +175,8 @@ def main(argv=None):
     mlp_rates = measure(mlp, mlp_steps, repeats)
     d_changed = any(not np.array_equal(a, b) for a, b in zip(d_before, seed_d.get_weights()))
 
-    print("\nCase 1: seed 004's MLP GAN on the 2s, batch 100 (steps/s, median)")
+    print("\nCase 1: the MLP GAN of Seungchul Lee's GAN lecture notes on the 2s, batch 100 (steps/s, median)")
+    print("  (seed_loop: the classic Keras 2 train_on_batch loop with a frozen-D combined model)")
     for name, rate in mlp_rates.items():
         print(f"  {name:<16} {rate:8.1f}")
     print(f"  seed loop's discriminator weights changed during training: {d_changed}")
