@@ -120,7 +120,9 @@ def describe_runtime() -> str:
     in_colab = "google.colab" in sys.modules
     lines = [f"TensorFlow {tf.__version__}, Keras {_keras_version()}"]
     if gpus:
-        lines.append(f"GPU: {len(gpus)} found ({gpus[0].name}); the full settings will be quick.")
+        lines.append(f"GPU: {len(gpus)} found ({gpus[0].name}); training runs on it. The image notebooks' "
+                     "convolutional networks gain most; small MLPs gain little (the README's table "
+                     "gives estimated GPU times).")
     else:
         lines.append("GPU: none, training runs on the CPU.")
         if in_colab:

@@ -124,8 +124,10 @@ class Judge:
         return self._outputs(images, value_range)[0]
 
     def _outputs(self, images, value_range: str):
+        from .models import run_in_batches
+
         unit = as_unit_images(images, value_range)
-        features, probs = self._both.predict(unit, batch_size=500, verbose=0)
+        features, probs = run_in_batches(self._both, unit)
         return features.astype(np.float64), probs.astype(np.float64)
 
 
@@ -223,11 +225,13 @@ def _load_cached(path: Path, raw) -> Judge | None:
 
 
 def _train_and_save(path: Path, raw, seed: int, verbose: bool) -> Judge:
+    from .models import run_in_batches
+
     _say(verbose, f"Training the MNIST judge on {raw.description} (done once, under a minute on a CPU)...", end=" ")
     start = time.perf_counter()
     model = _train_model(seed)
     test_images, test_labels = data.load_mnist(split="test", value_range="sigmoid", verbose=False)
-    probs = model.predict(test_images, batch_size=500, verbose=0)
+    probs = run_in_batches(model, test_images)
     accuracy = float(np.mean(probs.argmax(axis=1) == test_labels))
     seconds = time.perf_counter() - start
     _save_atomically(model, path, {

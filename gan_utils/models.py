@@ -342,6 +342,38 @@ def discriminator_curve(discriminator: keras.Model, grid) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits[:, 0]))
 
 
+def run_in_batches(model: keras.Model, inputs, batch_size: int = 500):
+    """Run ``model`` in inference mode, one batch at a time, without ``model.predict``.
+
+    Inference mode means BatchNorm uses its moving averages and dropout is off, as in ``predict``.
+    ``predict`` compiles a ``tf.function`` for each model and traces it again for each new batch
+    shape (a last, smaller batch is one); a notebook that samples from several models at several
+    sizes then prints TensorFlow's "triggered tf.function retracing" warning, which is harmless
+    but alarming. Called directly (eagerly), a model traces nothing; for the series' small
+    networks this is as fast as ``predict``.
+
+    Args:
+        inputs: one array ``(n, ...)``, or a list of arrays with the same first dimension (for
+            example ``[z, labels]`` for a conditional generator).
+
+    Returns:
+        float32 NumPy outputs ``(n, ...)``; a list of them if the model has several outputs.
+    """
+    parts = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    n = len(parts[0])
+    if any(len(part) != n for part in parts):
+        raise ValueError(f"inputs must all have the same length, got {[len(part) for part in parts]}.")
+    chunks = []
+    for start in range(0, n, batch_size):
+        batch = [part[start:start + batch_size] for part in parts]
+        out = model(batch if len(batch) > 1 else batch[0], training=False)
+        chunks.append([np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])])
+    if not chunks:
+        raise ValueError("inputs are empty: there is nothing to run the model on.")
+    joined = [np.concatenate([chunk[i] for chunk in chunks]) for i in range(len(chunks[0]))]
+    return joined if len(joined) > 1 else joined[0]
+
+
 def _one_hot(y, num_classes):
     return layers.CategoryEncoding(num_tokens=num_classes, output_mode="one_hot")(y)
 

@@ -30,6 +30,7 @@ from keras import ops  # noqa: E402
 
 from . import augment, data  # noqa: E402
 from .callbacks import ResumeFrom, StopOnNaN  # noqa: E402
+from .models import run_in_batches  # noqa: E402
 
 G_LOSSES = ("non_saturating", "minimax")
 LOSSES = ("bce", "hinge", "wasserstein")
@@ -664,7 +665,7 @@ class GAN(keras.Model):
         labels = self.check_labels(labels, len(z))
         model = self.sampler if use_ema else self.generator
         inputs = [z, labels] if self.conditional else z
-        return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
+        return run_in_batches(model, inputs, batch_size)
 
     def check_labels(self, labels, n: int):
         """Validate labels for ``n`` images: None for an unconditional GAN, else int32 ``(n,)``."""

@@ -1,6 +1,7 @@
 """The training engine: that it trains, reproduces, saves, resumes and explains mistakes."""
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -186,6 +187,36 @@ def test_calling_the_gan_gives_the_images_sample_gives(twos):
     assert np.abs(sampled - gan.generator.predict(z, verbose=0)).max() > 1e-2  # EMA and G differ here
     np.testing.assert_allclose(np.asarray(gan(z)), sampled, atol=1e-6)
     np.testing.assert_allclose(gan.predict(z, verbose=0), sampled, atol=1e-6)
+
+
+def test_run_in_batches_matches_predict_and_traces_nothing():
+    """The eager batched call gives predict's outputs (both of a two-output model), any batch size."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3)(inputs)
+    two_outputs = keras.Model(inputs, [hidden, keras.layers.Dense(2)(hidden)])
+    x = np.random.default_rng(0).standard_normal((23, 4)).astype(np.float32)
+    expected = two_outputs.predict(x, batch_size=7, verbose=0)
+    for batch_size in (1, 5, 23, 100):
+        got = models.run_in_batches(two_outputs, x, batch_size)
+        assert [g.shape for g in got] == [(23, 3), (23, 2)] and all(g.dtype == np.float32 for g in got)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, atol=1e-6)
+    warnings = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(handler)  # where TensorFlow's retracing warning goes
+    try:
+        gans = [_small_gan() for _ in range(2)]
+        for n in (16, 32, 1000, 7, 9, 11, 13, 1234):  # predict() here warned of tf.function retracing
+            for gan in gans:
+                gan.sample(n, seed=1)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert not [w for w in warnings if "retracing" in w], warnings
+    with pytest.raises(ValueError, match="same length"):
+        models.run_in_batches(two_outputs, [x, x[:3]])
+    with pytest.raises(ValueError, match="empty"):
+        models.run_in_batches(two_outputs, x[:0])
 
 
 def test_saved_generator_reloads_and_samples_identically(tmp_path, twos):
