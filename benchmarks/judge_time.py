@@ -1,6 +1,6 @@
-"""How long the MNIST judge of ``gan_utils.metrics`` takes to train, and how accurate it is.
+"""How long the MNIST judge of ``gan_utils.judge`` takes to train, and how accurate it is.
 
-Trains the judge from scratch with ``metrics.load_judge``, exactly as a notebook does on a cold
+Trains the judge from scratch with ``judge.load_judge``, exactly as a notebook does on a cold
 cache, but into a temporary folder, so the project's cache in ``outputs/judge`` is neither used
 nor touched. Prints the test accuracy, the wall time and the CPU time of this process (all
 threads), and the load average, since other programs on the machine slow the wall time.
@@ -23,7 +23,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from gan_utils import config, data, metrics  # noqa: E402
+from gan_utils import config, data, judge  # noqa: E402
 
 
 def time_judge(seed: int) -> dict:
@@ -31,11 +31,11 @@ def time_judge(seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="judge-time-") as folder:
         previous = os.environ.get(config.OUTPUT_ENV)
         os.environ[config.OUTPUT_ENV] = folder
-        metrics._JUDGES.clear()  # nothing from memory either
+        judge._JUDGES.clear()  # nothing from memory either
         load_before = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            judge = metrics.load_judge(seed=seed, verbose=False)
+            trained = judge.load_judge(seed=seed, verbose=False)
         finally:
             if previous is None:
                 del os.environ[config.OUTPUT_ENV]
@@ -43,7 +43,7 @@ def time_judge(seed: int) -> dict:
                 os.environ[config.OUTPUT_ENV] = previous
         return {
             "seed": seed,
-            "accuracy": judge.test_accuracy,
+            "accuracy": trained.test_accuracy,
             "wall": time.perf_counter() - wall,
             "cpu": time.process_time() - cpu,
             "load": (load_before + os.getloadavg()[0]) / 2,
@@ -55,9 +55,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, action="append", help="judge seed (repeatable; default 0)")
     args = parser.parse_args(argv)
     raw = data.load_raw_mnist()  # loaded before the clock starts, as a notebook has by then
-    recipe = metrics.judge_recipe(len(raw.x_train))
+    recipe = judge.judge_recipe(len(raw.x_train))
     print(f"data: {raw.description}")
-    print(f"recipe: {metrics.JUDGE_VERSION}; {recipe.steps:,} steps of {recipe.batch_size} "
+    print(f"recipe: {judge.JUDGE_VERSION}; {recipe.steps:,} steps of {recipe.batch_size} "
           f"({recipe.steps * recipe.batch_size / len(raw.x_train):.1f} epochs); quick mode {config.quick_mode()}; "
           f"{os.cpu_count()} CPUs")
     for seed in args.seed or [0]:

@@ -2,7 +2,7 @@
 
 Trains the models of notebooks 2-4 at their CPU "full" budgets (or tiny ones with ``--quick``)
 with the same gan_utils calls and settings as the notebooks, then measures them with the
-judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the seeds' own models as
+judge classifier of ``gan_utils.metrics``. ``--anchors`` also trains the source tutorials' own models as
 written (fixed to train on Keras 3), the reference points the series promises to beat.
 
     python benchmarks/quality.py --out results/          # about 14 minutes on a 2-core CPU (--anchors: about 24)
@@ -37,7 +37,7 @@ N_SAMPLES = 5_000
 
 
 def vanilla(quick: bool):
-    """Notebook 2's final model: the BatchNorm MLP of seeds 000/003 on the 2s, EMA sampling."""
+    """Notebook 2's final model: the BatchNorm MLP of the Keras-GAN style and PyTorch introductions on the 2s, EMA sampling."""
     images, _ = data.load_mnist(digits=2, value_range="tanh", verbose=False)
     gan = training.GAN(models.bn_mlp_generator(), models.bn_mlp_discriminator(), ema_decay=0.999, seed=42)
     gan.compile()
@@ -100,7 +100,7 @@ def dcgan_r1(quick: bool):
 
 
 def seed004_vanilla(quick: bool):
-    """Anchor: seed 004's MLP on the 2s as written (20,000 steps, batch 100, Adam 1e-4 / 2e-4)."""
+    """Anchor: the MLP of Lee's notes on the 2s as written (20,000 steps, batch 100, Adam 1e-4 / 2e-4)."""
     images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
     gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=42)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(2e-4))
@@ -111,7 +111,7 @@ def seed004_vanilla(quick: bool):
 
 
 def seed004_cgan(quick: bool):
-    """Anchor: seed 004's one-hot MLP CGAN as written (latent 128, 30,000 steps, batch 50, Adam 2e-4)."""
+    """Anchor: the one-hot MLP CGAN of Lee's notes as written (latent 128, 30,000 steps, batch 50, Adam 2e-4)."""
     images, labels = data.load_mnist(value_range="sigmoid", verbose=False)
     gan = training.GAN(models.conditional_mlp_generator(latent_dim=128), models.conditional_mlp_discriminator(),
                        seed=42)
@@ -124,7 +124,7 @@ def seed004_cgan(quick: bool):
 
 
 def seed003_dcgan_models():
-    """Seed 003's DCGAN ported to Keras as written, at 28x28 instead of its resized 32x32.
+    """Sun Yudao's DCGAN ported to Keras as written, at 28x28 instead of its resized 32x32.
 
     G: Dense(128*7*7) -> BN -> up -> conv 128 -> BN -> LeakyReLU -> up -> conv 64 -> BN ->
     LeakyReLU -> conv 1, tanh. D: four stride-2 3x3 convs 16-32-64-128, each with LeakyReLU and
@@ -150,7 +150,7 @@ def seed003_dcgan_models():
 
 
 def seed003_dcgan(quick: bool):
-    """Anchor: seed 003's DCGAN as written (batch 256, Adam 2e-4, beta_1 0.5) for the 263 steps
+    """Anchor: Sun Yudao's DCGAN as written (batch 256, Adam 2e-4, beta_1 0.5) for the 263 steps
     that fit in 10 minutes on a 2-core CPU (about 2.3 s a step)."""
     images, _ = data.load_mnist(value_range="tanh", verbose=False)
     generator, discriminator = seed003_dcgan_models()
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="write <name>.npz sample files here")
     parser.add_argument("--only", choices=sorted(RUNS) + sorted(RING_REMEDIES), action="append",
                         help="run only this model (repeatable)")
-    parser.add_argument("--anchors", action="store_true", help="also train the seeds' anchor models")
+    parser.add_argument("--anchors", action="store_true", help="also train the source tutorials' anchor models")
     parser.add_argument("--ring", action="store_true", help="only notebook 5's runs on the ring of 8 Gaussians")
     args = parser.parse_args(argv)
 
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
         images, labels, value_range, digits, steps = train(args.quick)
         seconds = time.perf_counter() - start
         unit = data.to_unit_range(images, value_range).astype(np.float32)
-        result = metrics.evaluate(judge, unit, labels=labels, digits=digits)
+        result = metrics.evaluate(judge, unit, value_range="sigmoid", labels=labels, digits=digits)
         lines.append(report(name, result, seconds, steps))
         print(lines[-1], flush=True)
         if args.out:

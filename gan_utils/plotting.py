@@ -21,13 +21,13 @@ from . import toy, toy2d
 from .data import to_unit_range
 
 
-def image_grid(images, titles=None, ncols: int | None = None, value_range: str = "tanh",
+def image_grid(images, *, value_range: str, titles=None, ncols: int | None = None,
                path=None, suptitle: str | None = None, cell_size: float = 1.0) -> Figure:
     """Draw a batch of grayscale images as a grid.
 
     Args:
         images: array ``(N, 28, 28, 1)``, ``(N, 28, 28)`` or ``(N, 784)`` with pixels in the
-            named ``value_range`` ("tanh": [-1, 1], "sigmoid": [0, 1]).
+            named ``value_range`` ("tanh": [-1, 1], "sigmoid": [0, 1]; a GAN's is ``gan.value_range``).
         titles: optional list of N strings, one per image, for example ``"Digit: 3"``.
         ncols: images per row; by default a near-square grid.
         path: when given, the figure is also saved there as a PNG.
@@ -37,8 +37,8 @@ def image_grid(images, titles=None, ncols: int | None = None, value_range: str =
     Returns:
         The Figure, with ``rows * ncols`` axes (empty cells are blank).
     """
-    pictures = _as_pictures(images)
-    n = len(pictures)
+    unit = to_unit_range(images, value_range)[..., 0]
+    n = len(unit)
     if titles is not None and len(titles) != n:
         raise ValueError(f"titles has {len(titles)} entries for {n} images: give one per image.")
     ncols = ncols or math.ceil(math.sqrt(n))
@@ -48,7 +48,6 @@ def image_grid(images, titles=None, ncols: int | None = None, value_range: str =
     title_room = 0.25 if titles is not None else 0.0
     fig = Figure(figsize=(ncols * cell_size, nrows * (cell_size + title_room) + (0.4 if suptitle else 0)))
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    unit = to_unit_range(pictures, value_range)
     for index, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if index < n:
@@ -62,17 +61,20 @@ def image_grid(images, titles=None, ncols: int | None = None, value_range: str =
 
 
 def plot_history(history, path=None, keys=None) -> Figure:
-    """Plot training curves: losses on the left, D(x) and D(G(z)) on the right.
+    """Plot training curves: losses on the left, D's verdicts on the right.
 
     Args:
         history: a Keras ``History`` or a dict ``{name: [value per epoch]}``, for example
-            with ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))).
+            with ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))),
+            or, for the hinge and Wasserstein games, ``score_real`` and ``score_fake`` (mean raw
+            critic scores).
         path: when given, the figure is also saved there as a PNG.
         keys: which curves to draw (default: every curve in the history).
 
     Returns:
-        The Figure. The loss panel marks log 2 = 0.69, and the D panel marks 0.5: the values
-        at the theoretical equilibrium.
+        The Figure. For the cross-entropy game the loss panel marks log 2 = 0.69 and the D
+        panel 0.5, the values at the theoretical equilibrium. Critic scores are not
+        probabilities and have no such reference: their panel marks 0 only as an axis.
     """
     curves = history.history if hasattr(history, "history") else dict(history)
     if not curves:
@@ -81,9 +83,11 @@ def plot_history(history, path=None, keys=None) -> Figure:
     unknown = [k for k in keys if k not in curves]
     if unknown:
         raise ValueError(f"history has no curves {unknown}; it has {sorted(curves)}.")
-    prob_keys = [k for k in keys if k.startswith("d_real") or k.startswith("d_fake")]
-    loss_keys = [k for k in keys if k not in prob_keys]
-    panels = [p for p in (loss_keys, prob_keys) if p]
+    prob_keys = [k for k in keys if k.startswith(("d_real", "d_fake"))]
+    score_keys = [k for k in keys if k.startswith(("score_real", "score_fake"))]
+    loss_keys = [k for k in keys if k not in prob_keys and k not in score_keys]
+    critic = any(k.startswith("score_") for k in curves)  # a hinge or Wasserstein run: no log 2, no 1/2
+    panels = [p for p in (loss_keys, prob_keys, score_keys) if p]
     fig = Figure(figsize=(5.5 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels):
@@ -94,8 +98,12 @@ def plot_history(history, path=None, keys=None) -> Figure:
             ax.axhline(0.5, color="gray", linestyle=":", label="0.5 (equilibrium)")
             ax.set_ylim(0, 1)
             ax.set_ylabel("mean discriminator output")
+        elif panel is score_keys:
+            ax.axhline(0.0, color="gray", linewidth=0.6)
+            ax.set_ylabel("mean critic score (raw, not a probability)")
         else:
-            ax.axhline(math.log(2), color="gray", linestyle=":", label="log 2 = 0.69")
+            if not critic:
+                ax.axhline(math.log(2), color="gray", linestyle=":", label="log 2 = 0.69")
             ax.set_ylabel("loss")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -364,6 +372,7 @@ def plot_g_losses(d_values, losses: dict, gradients: dict, path=None) -> Figure:
 
 
 _LABELS = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "d_loss": "D loss", "g_loss": "G loss",
+           "score_real": "critic score of real images", "score_fake": "critic score of fakes",
            "g_grad_norm": "norm of G's gradient", "fid": "classifier FID (lower is better)"}
 
 
@@ -418,20 +427,6 @@ def plot_points_2d(panels: dict, mixture: toy2d.Mixture2D, path=None, ncols: int
 
 def _circle(centre, radius):
     return Circle(centre, radius, fill=False, color="black", linewidth=0.6, alpha=0.6)
-
-
-def _as_pictures(images) -> np.ndarray:
-    array = np.asarray(images, dtype=np.float32)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
-    elif array.ndim == 2 and array.shape[1] == 784:
-        array = array.reshape(-1, 28, 28)
-    if array.ndim != 3 or len(array) == 0:
-        raise ValueError(
-            f"images must be a non-empty batch shaped (N, H, W, 1), (N, H, W) or (N, 784), "
-            f"got {np.asarray(images).shape}."
-        )
-    return array
 
 
 def finish(fig: Figure, path=None) -> Figure:

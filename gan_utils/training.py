@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-from . import augment, data  # noqa: E402
-from .callbacks import ResumeFrom, StopOnNaN  # noqa: E402
-from .models import run_in_batches  # noqa: E402
+from . import augment, data, resume  # noqa: E402
+from .callbacks import StopOnNaN  # noqa: E402
+from .models import output_range, run_in_batches  # noqa: E402
 
 G_LOSSES = ("non_saturating", "minimax")
 LOSSES = ("bce", "hinge", "wasserstein")
@@ -131,119 +131,74 @@ def _squared_norms(gradients):
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other by ``fit()``.
 
+    ``train_step`` is one step of Goodfellow et al.'s Algorithm 1: D's gradient step on real
+    images and fresh fakes, then G's step against the updated D. ``fit()`` runs it as one
+    compiled graph per step, with Keras's progress bar, History and callbacks.
+
     Args:
         generator: ``z (batch, latent_dim) -> images``, or ``[z, labels] -> images`` for a
             conditional GAN (the engine notices from the number of inputs).
         discriminator: ``images -> logits (batch, 1)``, or ``[images, labels] -> logits``.
-        d_steps: discriminator steps per generator step.
-        update: "alternating" (default): D's step, then G's step against the updated D, as in
-            Goodfellow et al.'s Algorithm 1. "simultaneous": both gradients from one forward pass, as in TensorFlow's
-            DCGAN tutorial; about a third less work per step.
-        g_loss: "non_saturating" (default) or "minimax", G's loss in the "bce" game.
-        loss: the game. "bce" (default): D's binary cross-entropy (``discriminator_loss``),
-            G's loss set by ``g_loss``. "hinge": ``hinge_discriminator_loss`` for D and
-            ``-E[D(G(z))]`` for G. "wasserstein": ``wasserstein_critic_loss`` for D, a critic
-            whose raw score is read as a distance, not a probability, and ``-E[D(G(z))]`` for
-            G; use it with ``gradient_penalty`` (WGAN-GP: 10) and ``d_steps`` (5).
-        gradient_penalty: lambda of WGAN-GP's penalty ``lambda * E[(||grad D(x_hat)|| - 1)^2]``
-            on random points ``x_hat`` of the lines between real images and fakes, added to D's
-            loss. 0 (default) turns it off; it costs a second backward pass through D.
-        r1_penalty: gamma of the R1 penalty ``gamma / 2 * E[||grad D(x)||^2]`` on real
-            images, added to D's loss. 0 (default) turns it off.
-            Both penalties differentiate D itself, without DiffAugment's shifts and with the
-            labels for a conditional D.
-        real_label: target for real images in D's loss; 0.9 is one-sided label smoothing.
-        ema_decay: if set (e.g. 0.999), keep an exponential moving average of G's weights in
-            ``ema_generator`` and sample from it: a cheap, well-known quality boost. The decay
-            warms up as ``min(ema_decay, (1 + t) / (10 + t))`` after t generator steps.
-        mismatched_pairs: conditional GANs only. D also sees real images paired with a wrong
-            label as negatives (Reed et al. 2016's "matching-aware" D), so
-            that it must check the label, not only whether the image looks real. D's loss
-            (each term a batch mean) becomes ``1/2 [-log D(x, y)] + 1/4 [-log(1 - D(G(z, y), y))]
-            + 1/4 [-log(1 - D(x, y_wrong))]``, with ``y_wrong = (y + k) mod num_classes`` and
-            ``k`` uniform in 1..num_classes-1. D then costs one more pass over the real batch.
-            ``True`` gives the mismatched pairs half of the negatives' weight, as above; a
-            number ``w`` in (0, 1) gives them ``w`` of it and the fakes ``1 - w``
-            (``1/2 [real] + (1 - w)/2 [fakes] + w/2 [mismatched]``): the knob between a D that
-            checks labels hard and one that mostly checks realism.
-        augment_shift: DiffAugment (Zhao et al. 2020): every image D sees, real or fake, in D's
-            step and in G's step, is first shifted by up to this many pixels, each image by its
-            own random amount. D then finds a small training set much harder to memorise, and
-            G is still asked for unshifted images. 0 (default) turns it off. Notebook 3 measures
-            what it costs.
+
+        The game:
+        loss: "bce" (default): D's binary cross-entropy, G's loss set by ``g_loss``; "hinge"
+            (Lim & Ye 2017); "wasserstein" (Arjovsky et al. 2017, a critic whose raw score is
+            not a probability: use it with ``gradient_penalty`` 10 and ``d_steps`` 5). See the
+            loss functions above for the formulas.
+        g_loss: "non_saturating" (default, ``-log D(G(z))``) or "minimax" (``log(1 - D(G(z)))``,
+            the original game's term); only for ``loss="bce"``.
+        real_label: D's target for real images; 0.9 is one-sided label smoothing.
+        gradient_penalty: lambda of WGAN-GP's penalty on points between real and fake images
+            (0: off).
+        r1_penalty: gamma of the R1 penalty on real images (0: off). Both penalties
+            differentiate D itself, without DiffAugment's shifts.
+
+        The schedule:
+        d_steps: D's gradient steps per G step. The extra D steps each see fresh fakes but the
+            same real batch (one batch is read per ``train_step``).
+        update: "alternating" (default, Algorithm 1), or "simultaneous": both gradients from
+            one forward pass, as in TensorFlow's DCGAN tutorial (less work per step).
+
+        Tricks:
+        ema_decay: keep an exponential moving average of G's weights (e.g. 0.999) in
+            ``ema_generator`` and sample from it. The decay warms up as
+            ``min(ema_decay, (1 + t) / (10 + t))`` after t generator steps.
+        augment_shift: DiffAugment (Zhao et al. 2020): every image D sees, real or fake, is
+            shifted by up to this many pixels (0: off), so that D cannot memorise a small
+            training set; G is still asked for unshifted images.
+        mismatched_pairs: conditional GANs only: D also sees real images under a wrong label
+            as negatives (Reed et al. 2016's matching-aware D). A share w in (0, 1) gives them
+            w of the negatives' weight and the fakes 1 - w; True means w = 1/2.
+
+        Bookkeeping:
         track_grad_norm: also log ``g_grad_norm``, the global norm of G's gradient.
-        seed: seeds the in-graph noise, so the same seed gives the same run.
+        seed: seeds the noise drawn inside the step: the same seed gives the same run.
 
-    Logged metrics (one name each): ``d_loss``, ``g_loss``, ``d_real`` (mean D(x) on real
-    images) and ``d_fake`` (mean D(G(z)) on fakes, before D's update).
+    Logged metrics: ``d_loss``, ``g_loss``, and D's mean verdicts on the batch: ``d_real``
+    (mean D(x)) and ``d_fake`` (mean D(G(z)), before D's update) for ``loss="bce"``;
+    ``score_real`` and ``score_fake``, the mean raw scores, for "hinge" and "wasserstein",
+    whose scores are not probabilities.
 
-    Calling the model, ``gan(z)`` or ``gan.predict(z)``, runs the same network as ``sample()``
-    and ``save_generator``: ``sampler``, the moving average when ``ema_decay`` is set.
-
-    Several devices (``tf.distribute``, e.g. ``MirroredStrategy`` or ``TPUStrategy``): build and
-    compile the GAN inside ``strategy.scope()``, then ``fit()`` a dataset of *global* batches
-    (Keras splits each batch across the replicas) or one made by
-    ``strategy.experimental_distribute_dataset``. What changes, and what does not:
-
-    * Each replica weights its mean loss by its share of the global batch (b_r / B) before
-      taking gradients, because the optimizers sum the replicas' gradients. The sum is then the
-      gradient of the mean over the global batch: one step on N replicas with global batch B
-      moves the weights as one step on one device with batch B and the same noise.
-    * Each replica draws its own noise, DiffAugment shifts and wrong labels: replica r draws
-      exactly what a one-device GAN with seed ``seed + r * REPLICA_SEED_STRIDE`` would draw
-      (the shared ``seed_generator`` counts the draws, the replica id moves the seed). Replica 0
-      draws what one device draws, a run repeats with the same seed, and a test can rebuild
-      every replica's numbers. A run on N replicas therefore sees other noise than a run on one
-      device: equal in law, not in value.
-    * Logged values are means over the replicas (equal to the global-batch means when the
-      replicas get equal shares); ``g_grad_norm`` is the norm of the summed gradient (one more
-      all-reduce of G's gradient when tracked).
-    * BatchNorm normalises with each replica's own batch (Keras's default), so models with
-      BatchNorm do not match one device exactly; the MLPs without it do.
-    * ``steps_per_execution`` is 1 under a MirroredStrategy (see ``compile``).
-
-    On one device nothing of this runs: the step draws and computes what it always did.
-    Tested with MirroredStrategy on two logical CPU devices (tests/test_distribute.py), with
-    and without mixed precision; not on real GPUs or TPUs.
-
-    Mixed precision: set ``keras.mixed_precision.set_global_policy("mixed_float16")`` before
-    building the models, and ``compile()`` wraps both optimizers in
-    ``keras.optimizers.LossScaleOptimizer`` (Keras does it only for an optimizer passed to its
-    own ``compile``): each loss is multiplied by a large scale before the gradient, so that
-    small float16 gradients do not underflow to 0, and the gradients are divided by it before
-    the update; a step whose gradients overflow is skipped and the scale halved. The losses
-    are computed in float32. ``"mixed_bfloat16"`` has float32's range and needs no scaling.
+    ``sample()``, ``save_generator()`` and calling the GAN use ``sampler``: the moving average
+    when ``ema_decay`` is set. ``value_range`` is G's output range ("tanh" or "sigmoid"),
+    read from its last activation. The README describes training on several devices
+    (``tf.distribute``) and mixed precision.
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, d_steps: int = 1,
-                 update: str = "alternating", g_loss: str = "non_saturating", real_label: float = 1.0,
-                 ema_decay: float | None = None, mismatched_pairs: bool | float = False, augment_shift: int = 0,
-                 track_grad_norm: bool = False, seed: int = 0, loss: str = "bce", gradient_penalty: float = 0.0,
-                 r1_penalty: float = 0.0, name: str = "gan", **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
+                 loss: str = "bce", g_loss: str = "non_saturating", real_label: float = 1.0,
+                 gradient_penalty: float = 0.0, r1_penalty: float = 0.0,
+                 d_steps: int = 1, update: str = "alternating",
+                 ema_decay: float | None = None, augment_shift: int = 0, mismatched_pairs: bool | float = False,
+                 track_grad_norm: bool = False, seed: int = 0, **kwargs):
+        super().__init__(name=kwargs.pop("name", "gan"), **kwargs)
         _check_pair(generator, discriminator)
-        if g_loss not in G_LOSSES:
-            raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}.")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
-        if loss != "bce" and g_loss != "non_saturating":
-            raise ValueError(f"g_loss={g_loss!r} belongs to the \"bce\" game; loss={loss!r} sets G's loss itself "
-                             "(-E[D(G(z))]). Leave g_loss out.")
-        for penalty_name, penalty in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty)):
-            if not isinstance(penalty, (int, float)) or not math.isfinite(penalty) or penalty < 0:
-                raise ValueError(f"{penalty_name} must be a number >= 0 (0 turns it off), got {penalty!r}.")
-        if update not in UPDATES:
-            raise ValueError(f"update must be one of {UPDATES}, got {update!r}.")
-        if not isinstance(d_steps, int) or d_steps < 1:
-            raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}.")
-        if not 0.5 < real_label <= 1.0:
-            raise ValueError(f"real_label must be in (0.5, 1], got {real_label!r} (0.9 is the usual smoothing).")
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}.")
+        _check_options(loss, g_loss, real_label, gradient_penalty, r1_penalty, d_steps, update, ema_decay)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.image_shape = tuple(discriminator.inputs[0].shape[1:])
+        self.value_range = output_range(generator)
         self.conditional = len(generator.inputs) == 2
         self.num_classes = _num_classes(generator) if self.conditional else None
         self.d_steps = d_steps
@@ -264,7 +219,8 @@ class GAN(keras.Model):
         self.augment_shift = augment.check_shift(augment_shift)
         self.track_grad_norm = track_grad_norm
         self.seed_generator = keras.random.SeedGenerator(seed)
-        names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["g_grad_norm"] if track_grad_norm else [])
+        self._verdicts = ("d_real", "d_fake") if loss == "bce" else ("score_real", "score_fake")
+        names = ["d_loss", "g_loss", *self._verdicts] + (["g_grad_norm"] if track_grad_norm else [])
         self._trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True
 
@@ -302,9 +258,8 @@ class GAN(keras.Model):
 
         Keras runs several steps per execution in a ``tf.while_loop`` whose ``tf.cond`` calls
         ``strategy.run``. Under a MirroredStrategy with several replicas that graph fails at
-        run time ("You must feed a value for placeholder tensor"; measured here with Keras 3.8
-        and 3.15 on TensorFlow 2.21, even for a plain Sequential model; the same error as Keras
-        issue #19246), so only 1 works there. TPUStrategy is left alone (not tested here): it
+        run time ("You must feed a value for placeholder tensor", even for a plain Sequential
+        model; Keras issue #19246), so only 1 works there. TPUStrategy is left alone (not tested here): it
         needs many steps per execution to be fast.
         """
         strategy = self.distribute_strategy
@@ -341,6 +296,14 @@ class GAN(keras.Model):
         return list(self._trackers.values())
 
     @property
+    def generator_steps(self) -> int:
+        """G's optimizer updates so far (one per training step, unless mixed precision skipped one).
+
+        Read through NumPy: under tf.distribute the counter is a MirroredVariable, which int() refuses.
+        """
+        return int(keras.ops.convert_to_numpy(applied_steps(self.g_optimizer)))
+
+    @property
     def sampler(self) -> keras.Model:
         """The generator used for sampling: the moving average when ``ema_decay`` is set."""
         return self.ema_generator if self.ema_generator is not None else self.generator
@@ -366,8 +329,9 @@ class GAN(keras.Model):
         d_loss, g_loss, real_logits, fake_logits, g_grad_norm = step(images, labels, batch, share)
         self._update_ema()
 
+        verdict = ops.sigmoid if self.loss_kind == "bce" else (lambda scores: scores)  # raw scores are no probabilities
         values = {"d_loss": d_loss, "g_loss": g_loss,
-                  "d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits))}
+                  self._verdicts[0]: ops.mean(verdict(real_logits)), self._verdicts[1]: ops.mean(verdict(fake_logits))}
         if self.track_grad_norm:
             values["g_grad_norm"] = g_grad_norm
         for key, value in values.items():
@@ -425,8 +389,8 @@ class GAN(keras.Model):
     def _discriminator_logits(self, images, fake, labels):
         """D's logits ``(batch, 1)`` for the real images and for the fakes, in two calls.
 
-        Two calls rather than one on the concatenated batch: measured faster here, and a
-        BatchNorm in D would otherwise mix real and fake statistics.
+        Two calls rather than one on the concatenated batch, so that a BatchNorm in D would not
+        mix real and fake statistics.
         """
         return self._d_logits(images, labels), self._d_logits(fake, labels)
 
@@ -508,9 +472,15 @@ class GAN(keras.Model):
         return [images, labels] if self.conditional else images
 
     # -- several devices and mixed precision ---------------------------------------------------
+    # Under tf.distribute each replica weights its mean loss by its share of the global batch (the
+    # optimizers sum the replicas' gradients), so one step on N replicas moves the weights as one
+    # step on one device with the global batch. Replica r draws the noise, shifts and wrong labels a
+    # one-device GAN seeded with seed + r * REPLICA_SEED_STRIDE would. Under "mixed_float16" both
+    # optimizers are wrapped in a LossScaleOptimizer. The README says what was tested.
+
 
     def _seeds(self) -> keras.random.SeedGenerator:
-        """Where this replica's random numbers come from (see "Several devices" in the class doc).
+        """Where this replica's random numbers come from.
 
         On one device, the GAN's ``seed_generator`` itself. Under a strategy with N > 1
         replicas, a view of it that moves the seed by the replica's id: every replica keeps its
@@ -572,12 +542,18 @@ class GAN(keras.Model):
         """
         if self.ema_generator is None:
             return
-        # Warm-up as in tf.train.ExponentialMovingAverage(num_updates): early on the average
-        # forgets quickly, so that a short run does not average in its random initial weights.
-        steps = ops.cast(self.g_optimizer.iterations, "float32")
-        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
+        decay = self.ema_decay_now()
         for average, current in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(decay * average + (1.0 - decay) * current)
+
+    def ema_decay_now(self):
+        """The moving average's decay for the next update: ``min(ema_decay, (1 + t) / (10 + t))``.
+
+        t is G's updates so far. The warm-up is tf.train.ExponentialMovingAverage's: early on the
+        average forgets quickly, so that a short run does not average in its random initial weights.
+        """
+        steps = ops.cast(applied_steps(self.g_optimizer), "float32")
+        return ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
 
     # -- training and sampling ---------------------------------------------------------------
 
@@ -592,26 +568,17 @@ class GAN(keras.Model):
         ``(N, 28, 28, 1)`` (then ``y`` holds the labels of a conditional GAN, and ``batch_size``
         and ``shuffle`` apply; a dataset batches and shuffles itself).
 
-        With a ``callbacks.resume_from`` callback that finds a checkpoint, the run goes on where
-        the checkpointed one stopped: the callback restores the model, and the data is moved on
-        to the batch that run would have read next (``ResumeFrom.resume_data``) before Keras
-        starts reading it. The callback is moved to the front of ``callbacks``, so that the other
-        callbacks see the restored model, and the epoch's checkpoint is written before another
-        callback can stop the run.
+        With a ``resume.resume_from`` callback that finds a checkpoint, the run goes on where
+        the checkpointed one stopped (``resume.prepare_fit``: the data is moved on, and the
+        callback goes first so that the other callbacks see the restored model).
 
         Returns:
             Keras's ``History``.
         """
 
         self._check_training_data(x, y)
-        callbacks = list(callbacks or [])
-        resumes = [c for c in callbacks if isinstance(c, ResumeFrom)]
-        if len(resumes) > 1:
-            raise ValueError(f"fit() got {len(resumes)} resume_from callbacks; pass one.")
         self._initial_epoch = None  # Keras keeps a restored epoch on the model; a later fit must not start there
-        if resumes:
-            callbacks = resumes + [c for c in callbacks if c is not resumes[0]]
-            x, steps_per_epoch = resumes[0].resume_data(x, steps_per_epoch)
+        x, steps_per_epoch, callbacks = resume.prepare_fit(x, steps_per_epoch, list(callbacks or []))
         if not any(isinstance(c, StopOnNaN) for c in callbacks):
             callbacks.append(StopOnNaN())
         is_dataset = isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset))
@@ -785,6 +752,39 @@ def _multi_replica_context():
     """The replica context of a step running on several replicas, or None on one device."""
     context = tf.distribute.get_replica_context()
     return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+
+def applied_steps(optimizer):
+    """The number of updates ``optimizer`` has applied (a Keras variable), wrapped in loss scaling or not.
+
+    Under mixed precision the engine wraps its optimizers in ``LossScaleOptimizer``, whose own
+    ``iterations`` stays at 0 on Keras 3.8 (keras-team/keras#20878, fixed in 3.9): the inner
+    optimizer's count is the one that moves on every version. A step skipped because its
+    float16 gradients overflowed is not counted.
+    """
+    return getattr(optimizer, "inner_optimizer", optimizer).iterations
+
+
+def _check_options(loss, g_loss, real_label, gradient_penalty, r1_penalty, d_steps, update, ema_decay):
+    """Raise a ValueError naming the option and its allowed values for any option a GAN cannot use."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
+    if g_loss not in G_LOSSES:
+        raise ValueError(f"g_loss must be one of {G_LOSSES}, got {g_loss!r}.")
+    if loss != "bce" and g_loss != "non_saturating":
+        raise ValueError(f"g_loss={g_loss!r} belongs to the \"bce\" game; loss={loss!r} sets G's loss itself "
+                         "(-E[D(G(z))]). Leave g_loss out.")
+    for name, penalty in (("gradient_penalty", gradient_penalty), ("r1_penalty", r1_penalty)):
+        if not isinstance(penalty, (int, float)) or not math.isfinite(penalty) or penalty < 0:
+            raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {penalty!r}.")
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}, got {update!r}.")
+    if not isinstance(d_steps, int) or d_steps < 1:
+        raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}.")
+    if not 0.5 < real_label <= 1.0:
+        raise ValueError(f"real_label must be in (0.5, 1], got {real_label!r} (0.9 is the usual smoothing).")
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}.")
 
 
 def _check_pair(generator, discriminator):

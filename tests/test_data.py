@@ -1,5 +1,7 @@
 """Every MNIST source and every error message, without touching the network."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,8 @@ def fresh_caches(monkeypatch):
     """Each test sees empty caches, and never reaches Keras's real download."""
     data._cached_file.cache_clear()
     data._cached_keras.cache_clear()
-    monkeypatch.setattr(data, "_keras_failure", None)
+    monkeypatch.setattr(data, "_offline_reason", None)
+    monkeypatch.delenv(data.FULL_ENV, raising=False)
     yield
     data._cached_file.cache_clear()
     data._cached_keras.cache_clear()
@@ -235,35 +238,6 @@ def test_as_dataset_orders_the_data_as_dataset_shuffle_does():
         assert _values(ours, 6) == _values(plain, 6)  # a second reading goes on with the next pass
 
 
-@pytest.mark.parametrize("repeat", [True, False])
-def test_resume_stream_continues_where_the_interrupted_run_was(repeat):
-    import tensorflow as tf
-
-    images = np.arange(40, dtype=np.float32).reshape(40, 1)
-    tf.random.set_seed(7)
-    dataset = data.as_dataset(images, batch_size=6, seed=3)  # 6 batches per pass
-    given = dataset.repeat() if repeat else dataset
-    run = _values(dataset.repeat(), 30)  # the run left alone reads passes 0 to 4
-    tf.random.set_seed(8)  # other seeds in between must not matter
-    stream, steps = data.resume_stream(given, 10, steps_per_epoch=5 if repeat else None)
-    assert steps == (5 if repeat else 6)  # without steps_per_epoch, one epoch is one pass
-    assert _values(stream, 20) == run[10:30]  # although `dataset` has been read already
-
-
-def test_resume_stream_of_another_dataset_skips_ahead_with_a_warning():
-    import tensorflow as tf
-
-    plain = tf.data.Dataset.range(12).batch(3)
-    with pytest.warns(UserWarning, match="not made by gan_utils.data.as_dataset"):
-        stream, steps = data.resume_stream(plain, 5)
-    assert steps == 4 and _values(stream, 3) == [[3, 4, 5], [6, 7, 8], [9, 10, 11]]
-    with pytest.warns(UserWarning) as caught:
-        data.resume_stream(plain, 5, steps_per_epoch=3)
-    assert any("does not divide the 4 batches" in str(w.message) for w in caught)
-    with pytest.raises(TypeError, match="needs a tf.data.Dataset"):
-        data.resume_stream(np.zeros((4, 1)), 1)
-
-
 def test_check_labels_accepts_ints_and_whole_floats():
     assert data.check_labels([3, 0, 9], 3).tolist() == [3, 0, 9]
     assert data.check_labels(np.array([1.0, 2.0]), 2).dtype == np.int64
@@ -290,3 +264,81 @@ def test_check_labels_accepts_ints_and_whole_floats():
 def test_check_labels_names_the_problem(labels, kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.check_labels(labels, 2, **kwargs)
+
+
+def test_only_a_network_failure_falls_back_to_the_sample(monkeypatch):
+    def damaged_download():
+        raise ValueError("mnist.npz is not a zip file")
+
+    monkeypatch.delenv(data.MNIST_ENV, raising=False)
+    monkeypatch.setattr(data, "_keras_load_data", damaged_download)
+    with pytest.raises(RuntimeError, match=r"could not be read.*not a zip file.*Delete ~/.keras/datasets/mnist.npz"):
+        data.load_mnist(verbose=False)
+    assert data._offline_reason is None  # not remembered as "offline": the next call tries Keras again
+
+
+def test_full_mnist_required_is_an_error_offline(offline, monkeypatch):
+    monkeypatch.setenv(data.FULL_ENV, "1")
+    with pytest.raises(RuntimeError, match=r"GAN_UTILS_FULL_MNIST=1 asks for full MNIST.*URL fetch failure.*GAN_UTILS_MNIST"):
+        data.load_mnist(verbose=False)
+    monkeypatch.setenv(data.FULL_ENV, "maybe")
+    with pytest.raises(ValueError, match="GAN_UTILS_FULL_MNIST='maybe' is not a valid switch"):
+        data.load_mnist(verbose=False)
+
+
+def test_full_mnist_required_takes_the_file(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.MNIST_ENV, str(_write_npz(tmp_path / "m.npz")))
+    monkeypatch.setenv(data.FULL_ENV, "1")
+    assert len(data.load_mnist(verbose=False)[0]) == 30
+
+
+def test_keras_download_holds_a_lock_other_processes_wait_for(monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    import keras
+
+    lock = Path(tempfile.gettempdir()) / "gan_utils-keras-mnist.lock"
+    probe = ("import sys; from filelock import FileLock, Timeout\n"
+             "try:\n    FileLock(sys.argv[1]).acquire(timeout=0); print('free')\n"
+             "except Timeout:\n    print('held')")
+    seen = []
+
+    def download():  # what another process sees while Keras downloads
+        seen.append(subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True, text=True).stdout.strip())
+        return (np.zeros((12, 28, 28), np.uint8), np.arange(12) % 10), (np.zeros((5, 28, 28), np.uint8), np.arange(5))
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", download)
+    data._keras_load_data()
+    assert seen == ["held"]
+
+
+def test_to_unit_range_maps_and_checks_the_named_range():
+    tanh = np.linspace(-1, 1, 2 * 28 * 28, dtype=np.float32).reshape(2, 28, 28)
+    unit = data.to_unit_range(tanh, "tanh")
+    assert unit.shape == (2, 28, 28, 1) and unit.dtype == np.float32
+    assert unit.min() == 0.0 and unit.max() == 1.0
+    flat = data.to_unit_range(tanh.reshape(2, 784), "tanh")
+    np.testing.assert_array_equal(flat, unit)
+
+
+def test_images_in_0_1_named_tanh_are_an_error_not_a_shifted_copy():
+    uniform = np.random.default_rng(0).uniform(0, 1, (10, 28, 28, 1))
+    with pytest.raises(ValueError, match=r"no pixel below 0.*look like images in \[0, 1\].*value_range='sigmoid'"):
+        data.to_unit_range(uniform, "tanh")
+    with pytest.raises(ValueError, match=r"span \[-1.*value_range='sigmoid' means \[0, 1\]"):
+        data.to_unit_range(uniform * 2 - 1, "sigmoid")
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((0, 28, 28)), "non-empty"),
+    (np.zeros((3, 28, 28, 3)), "non-empty numeric batch"),
+    (np.full((2, 28, 28), np.nan), "NaN or inf"),
+    (np.array([["a"]]), "numeric"),
+])
+def test_to_unit_range_errors(images, message):
+    with pytest.raises(ValueError, match=message):
+        data.to_unit_range(images, "sigmoid")
+    with pytest.raises(ValueError, match="value_range must be one of"):
+        data.to_unit_range(np.zeros((1, 28, 28)), "relu")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gan_utils import callbacks, data, metrics, models, plotting, training
+from gan_utils import judge as judging
 
 # FID strengths chosen so that the order below holds with a wide margin (measured with judge v2,
 # 500 images against 1,000 training images): on the offline sample real 6, noise 21, blur 36,
@@ -27,21 +28,21 @@ BLUR_SIGMA = 0.8
 def judge():
     # The project's own judge cache (git-ignored outputs/judge, keyed by data and recipe), which the
     # notebooks' kernels share: a test session trains the judge at most once, and usually loads it.
-    return metrics.load_judge(seed=0, verbose=True)
+    return judging.load_judge(seed=0, verbose=True)
 
 
 @pytest.fixture
 def fake_training(monkeypatch, tmp_path):
     """Count judge trainings, each an untrained network (no real training); the cache in tmp_path."""
     monkeypatch.setenv("GAN_UTILS_OUTPUT", str(tmp_path))
-    monkeypatch.setattr(metrics, "_JUDGES", {})
+    monkeypatch.setattr(judging, "_JUDGES", {})
     calls = []
 
     def train(seed):
         calls.append(seed)
-        return metrics.build_judge(seed)
+        return judging.build_judge(seed)
 
-    monkeypatch.setattr(metrics, "_train_model", train)
+    monkeypatch.setattr(judging, "_train_model", train)
     return calls
 
 
@@ -284,56 +285,56 @@ def test_judge_is_accurate_and_describes_its_data(judge, capsys):
 
 
 def test_judge_recipe_scales_with_the_data_and_keys_the_cache(monkeypatch):
-    full, sample = metrics.judge_recipe(60_000), metrics.judge_recipe(4_000)
+    full, sample = judging.judge_recipe(60_000), judging.judge_recipe(4_000)
     assert full.steps == 5 * (60_000 // 128) and full.batch_size == 128
-    assert sample.steps == metrics.MIN_STEPS  # a small split gets more passes
+    assert sample.steps == judging.MIN_STEPS  # a small split gets more passes
     assert full.warmup_steps == round(0.1 * full.steps) and 0 < full.shift < 0.2
-    assert metrics.judge_recipe(50).batch_size == 50
+    assert judging.judge_recipe(50).batch_size == 50
     with pytest.raises(ValueError, match="num_train must be a positive number"):
-        metrics.judge_recipe(0)
+        judging.judge_recipe(0)
     raw = data.load_raw_mnist()
-    key = metrics._data_hash(raw, 0)
-    assert metrics._data_hash(raw, 1) != key
-    monkeypatch.setattr(metrics, "EPOCHS", metrics.EPOCHS + 1)  # another recipe: another judge
-    monkeypatch.setattr(metrics, "MIN_STEPS", metrics.MIN_STEPS + 1)
-    assert metrics._data_hash(raw, 0) != key
+    key = judging._data_hash(raw, 0)
+    assert judging._data_hash(raw, 1) != key
+    monkeypatch.setattr(judging, "EPOCHS", judging.EPOCHS + 1)  # another recipe: another judge
+    monkeypatch.setattr(judging, "MIN_STEPS", judging.MIN_STEPS + 1)
+    assert judging._data_hash(raw, 0) != key
 
 
 def test_judge_outputs_shapes_and_ranges(judge, test_digits):
     images = test_digits[0][:7]
-    probs = judge.predict_proba(images)
+    probs = judge.predict_proba(images, "sigmoid")
     assert probs.shape == (7, 10) and probs.dtype == np.float64
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    predicted = judge.predict(images[..., 0])  # (N, 28, 28) works too
+    predicted = judge.predict(images[..., 0], "sigmoid")  # (N, 28, 28) works too
     assert predicted.dtype == np.int64 and np.array_equal(predicted, probs.argmax(axis=1))
     features = judge.features(images * 2 - 1, value_range="tanh")
     assert features.shape == (7, 128) and features.dtype == np.float64 and features.min() >= 0
-    np.testing.assert_allclose(features, judge.features(images), atol=1e-5)
+    np.testing.assert_allclose(features, judge.features(images, "sigmoid"), atol=1e-5)
 
 
 def test_second_load_comes_from_cache_without_training(judge, test_digits, capsys, monkeypatch):
-    assert metrics.load_judge(verbose=False) is judge  # same process: no reload
-    monkeypatch.setattr(metrics, "_JUDGES", {})  # forget it, so that the file on disk is read
+    assert judging.load_judge(verbose=False) is judge  # same process: no reload
+    monkeypatch.setattr(judging, "_JUDGES", {})  # forget it, so that the file on disk is read
 
     def no_training(seed):
         raise AssertionError("load_judge retrained a judge that is cached on disk")
 
-    monkeypatch.setattr(metrics, "_train_model", no_training)
-    again = metrics.load_judge()
+    monkeypatch.setattr(judging, "_train_model", no_training)
+    again = judging.load_judge()
     assert "Judge loaded from" in capsys.readouterr().out
     assert again is not judge and again.test_accuracy == judge.test_accuracy
-    np.testing.assert_allclose(again.predict_proba(test_digits[0][:50]), judge.predict_proba(test_digits[0][:50]))
+    np.testing.assert_allclose(again.predict_proba(test_digits[0][:50], "sigmoid"), judge.predict_proba(test_digits[0][:50], "sigmoid"))
 
 
 def test_cache_round_trip_trains_once(fake_training, capsys):
-    first = metrics.load_judge()
+    first = judging.load_judge()
     assert fake_training == [0] and "Training the MNIST judge" in capsys.readouterr().out
-    assert metrics.load_judge(verbose=False) is first and fake_training == [0]  # from memory
-    metrics._JUDGES.clear()
-    second = metrics.load_judge()  # from disk
+    assert judging.load_judge(verbose=False) is first and fake_training == [0]  # from memory
+    judging._JUDGES.clear()
+    second = judging.load_judge()  # from disk
     assert fake_training == [0] and "Judge loaded from" in capsys.readouterr().out
     assert second.test_accuracy == first.test_accuracy and second.path == first.path
-    metrics.load_judge(seed=1, verbose=False)  # another seed is another judge
+    judging.load_judge(seed=1, verbose=False)  # another seed is another judge
     assert fake_training == [0, 1]
 
 
@@ -343,39 +344,39 @@ def test_cache_round_trip_trains_once(fake_training, capsys):
     lambda info: {**info, "test_accuracy": 7.0},
 ])
 def test_damaged_cache_is_retrained(fake_training, capsys, damage):
-    path = metrics.load_judge(verbose=False).path
+    path = judging.load_judge(verbose=False).path
     info_path = path.with_suffix(".json")
     info_path.write_text(json.dumps(damage(json.loads(info_path.read_text()))))
-    metrics._JUDGES.clear()
-    judge = metrics.load_judge()
+    judging._JUDGES.clear()
+    judge = judging.load_judge()
     assert "Ignoring the unreadable cached judge" in capsys.readouterr().out
     assert fake_training == [0, 0] and 0.0 <= judge.test_accuracy <= 1.0
     assert json.loads(info_path.read_text())["test_accuracy"] == judge.test_accuracy  # the cache is repaired
 
 
 def test_unreadable_model_file_is_retrained(fake_training, capsys):
-    path = metrics.load_judge(verbose=False).path
+    path = judging.load_judge(verbose=False).path
     path.write_bytes(b"not a keras file")
-    metrics._JUDGES.clear()
-    metrics.load_judge()
+    judging._JUDGES.clear()
+    judging.load_judge()
     assert "Ignoring the unreadable cached judge" in capsys.readouterr().out and fake_training == [0, 0]
 
 
 def test_a_judge_trained_while_waiting_for_the_lock_is_loaded_not_retrained(fake_training, monkeypatch):
-    trained = metrics.load_judge(verbose=False)
-    metrics._JUDGES.clear()
+    trained = judging.load_judge(verbose=False)
+    judging._JUDGES.clear()
     saved = {p: p.read_bytes() for p in (trained.path, trained.path.with_suffix(".json"))}
     for p in saved:
         p.unlink()
-    real_lock = metrics._training_lock
+    real_lock = judging._training_lock
 
     def lock_won_by_another_process(path, verbose=True):
         for p, content in saved.items():  # the other process finished training while we waited
             p.write_bytes(content)
         return real_lock(path, verbose)
 
-    monkeypatch.setattr(metrics, "_training_lock", lock_won_by_another_process)
-    metrics.load_judge(verbose=False)
+    monkeypatch.setattr(judging, "_training_lock", lock_won_by_another_process)
+    judging.load_judge(verbose=False)
     assert fake_training == [0]
 
 
@@ -383,7 +384,7 @@ def test_fid_grows_with_each_defect(judge, test_digits):
     images, labels = test_digits
     rng = np.random.default_rng(0)
     train, _ = data.load_mnist(split="train", value_range="sigmoid", verbose=False)
-    reference = judge.features(train[rng.choice(len(train), 1000, replace=False)])
+    reference = judge.features(train[rng.choice(len(train), 1000, replace=False)], "sigmoid")
     real = images[rng.choice(len(images), 500, replace=False)]
     single = np.resize(images[labels == 7], (500, 28, 28, 1))
     low_digits = images[labels < 5][:500]
@@ -394,27 +395,27 @@ def test_fid_grows_with_each_defect(judge, test_digits):
         "digits 0-4": low_digits,
         "single digit": single,
     }
-    fids = {name: metrics.fid_from_features(judge.features(x), reference) for name, x in cases.items()}
+    fids = {name: metrics.fid_from_features(judge.features(x, "sigmoid"), reference) for name, x in cases.items()}
     print({name: round(fid, 1) for name, fid in fids.items()})
     values = list(fids.values())
     assert fids["real"] < 15
     assert fids["noise"] > 2 * fids["real"]
     assert all(later > 1.3 * earlier for earlier, later in zip(values[1:], values[2:])), fids
-    assert metrics.classifier_fid(judge, real, single) > metrics.classifier_fid(judge, real, low_digits)
+    assert metrics.classifier_fid(judge, real, single, "sigmoid") > metrics.classifier_fid(judge, real, low_digits, "sigmoid")
 
 
 def test_coverage_score_and_label_accuracy(judge, test_digits):
     images, labels = test_digits
     single = images[labels == 7]
-    assert metrics.mode_coverage(metrics.class_histogram(judge, images)) > 0.95
-    assert metrics.mode_coverage(metrics.class_histogram(judge, single)) < 0.3
-    assert metrics.classifier_score(judge, images) > 8
-    assert metrics.classifier_score(judge, single) < 2
-    true = metrics.label_accuracy(judge, images, labels)
+    assert metrics.mode_coverage(metrics.class_histogram(judge, images, "sigmoid")) > 0.95
+    assert metrics.mode_coverage(metrics.class_histogram(judge, single, "sigmoid")) < 0.3
+    assert metrics.classifier_score(judge, images, "sigmoid") > 8
+    assert metrics.classifier_score(judge, single, "sigmoid") < 2
+    true = metrics.label_accuracy(judge, images, labels, "sigmoid")
     assert true["overall"] == pytest.approx(judge.test_accuracy, abs=0.01)
-    shuffled = metrics.label_accuracy(judge, images, np.random.default_rng(0).permutation(labels))
+    shuffled = metrics.label_accuracy(judge, images, np.random.default_rng(0).permutation(labels), "sigmoid")
     assert 0.03 < shuffled["overall"] < 0.2
-    threes = metrics.label_accuracy(judge, images[labels == 3], labels[labels == 3])
+    threes = metrics.label_accuracy(judge, images[labels == 3], labels[labels == 3], "sigmoid")
     assert threes["per_digit"].shape == (10,) and threes["per_digit"][3] > 0.9
     assert np.isnan(np.delete(threes["per_digit"], 3)).all()
 
@@ -432,17 +433,17 @@ def test_real_reference_and_evaluate(judge, test_digits):
     assert result["fid_real_reference"] == reference["fid"]
     assert result["fid"] < 2 * reference["fid"] and result["histogram"].sum() == 300
     assert result["label_accuracy"] > 0.9 and result["per_digit_accuracy"].shape == (10,)
-    low = metrics.evaluate(judge, images[labels < 3], labels=labels[labels < 3])
+    low = metrics.evaluate(judge, images[labels < 3], labels=labels[labels < 3], value_range="sigmoid")
     assert low["digits"] == [0, 1, 2]  # taken from the labels, for the reference too
     assert low["accuracy_real_reference"] > 0.9
     train_sevens, _ = data.load_mnist(digits=7, value_range="sigmoid", verbose=False)
-    sevens = metrics.evaluate(judge, train_sevens, digits=7)
+    sevens = metrics.evaluate(judge, train_sevens, digits=7, value_range="sigmoid")
     assert sevens["digits"] == [7] and sevens["coverage_real_reference"] < 0.3
     assert sevens["fid"] == pytest.approx(sevens["fid_real_reference"], rel=1e-6)  # the same training sevens
     assert sevens["precision"] == sevens["precision_real_reference"]  # the same sets, the same balls
     assert sevens["recall"] == sevens["recall_real_reference"]
     assert sevens["pr_real_n"] == min(sevens["n"], int(np.sum(labels == 7)))
-    one_seven = metrics.evaluate(judge, np.repeat(images[labels == 7][:1], 100, axis=0), digits=7)
+    one_seven = metrics.evaluate(judge, np.repeat(images[labels == 7][:1], 100, axis=0), digits=7, value_range="sigmoid")
     assert one_seven["fid"] > 5 * one_seven["fid_real_reference"]  # no variety within the digit
     assert one_seven["recall"] < 0.05 < 0.5 < one_seven["recall_real_reference"]  # which recall sees
 
@@ -455,7 +456,7 @@ def test_precision_and_recall_of_real_digits_and_of_half_the_digits(judge):
     assert metrics.real_reference(judge, 1000, k=5)["recall"] > reference["recall"]  # larger balls
     rng = np.random.default_rng(0)
     low = train[labels < 5][rng.choice(np.sum(labels < 5), 1000, replace=False)]  # digits 0-4 only
-    result = metrics.evaluate(judge, low, reference_n=1000)
+    result = metrics.evaluate(judge, low, reference_n=1000, value_range="sigmoid")
     assert result["precision_real_reference"] == reference["precision"]
     assert result["recall_real_reference"] == reference["recall"]
     assert result["precision"] == pytest.approx(reference["precision"], abs=0.05)  # real digits: realistic
@@ -468,62 +469,62 @@ def test_quality_benchmark_reports_precision_and_recall_beside_their_ceilings(ju
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
     images, labels = test_digits
-    conditional = metrics.evaluate(judge, images[:300], labels=labels[:300])
+    conditional = metrics.evaluate(judge, images[:300], labels=labels[:300], value_range="sigmoid")
     line = quality.report("cgan", conditional, 12.3, 1_000)
     for name in ("precision", "recall", "coverage"):
         assert f"{name} {conditional[name]:.3f} (real {conditional[name + '_real_reference']:.3f})" in line
     assert f"FID {conditional['fid']:7.2f} (real {conditional['fid_real_reference']:.2f}" in line
     assert "label accuracy" in line and line.startswith("cgan")
-    twos = metrics.evaluate(judge, images[labels == 2], digits=2)
+    twos = metrics.evaluate(judge, images[labels == 2], value_range="sigmoid", digits=2)
     line = quality.report("vanilla", twos, 1.0, 10)
     assert f"recall {twos['recall']:.3f} (real {twos['recall_real_reference']:.3f})" in line and "judged a 2" in line
 
 
 def test_input_errors(judge, test_digits):
     images, labels = test_digits[0][:4], test_digits[1][:4]
-    with pytest.raises(ValueError, match=r"shape \(N, 28, 28, 1\) or \(N, 28, 28\), got shape \(4, 28, 28, 3\)"):
-        judge.predict(np.zeros((4, 28, 28, 3)))
+    with pytest.raises(ValueError, match=r"\(N, H, W, 1\), \(N, H, W\) or \(N, 784\), got shape \(4, 28, 28, 3\)"):
+        judge.predict(np.zeros((4, 28, 28, 3)), "sigmoid")
     with pytest.raises(ValueError, match=r"got shape \(28, 28\)"):
-        judge.predict(np.zeros((28, 28)))
+        judge.predict(np.zeros((28, 28)), "sigmoid")
     with pytest.raises(ValueError, match="value_range must be one of"):
         judge.predict(images, value_range="unit")
     with pytest.raises(ValueError, match="value_range='sigmoid' means"):
-        judge.predict(images * 2 - 1)
+        judge.predict(images * 2 - 1, "sigmoid")
     with pytest.raises(ValueError, match="NaN or inf"):
-        judge.predict(np.full((2, 28, 28, 1), np.nan))
+        judge.predict(np.full((2, 28, 28, 1), np.nan), "sigmoid")
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
-        metrics.label_accuracy(judge, images, labels[:3])
+        metrics.label_accuracy(judge, images, labels[:3], "sigmoid")
     with pytest.raises(ValueError, match=r"labels must be in 0..9, got \[-1, 12\]"):
-        metrics.label_accuracy(judge, images, [1, 12, -1, 3])
+        metrics.label_accuracy(judge, images, [1, 12, -1, 3], "sigmoid")
     with pytest.raises(ValueError, match="one-hot"):
-        metrics.evaluate(judge, images, labels=np.eye(10)[labels])
+        metrics.evaluate(judge, images, labels=np.eye(10)[labels], value_range="sigmoid")
     with pytest.raises(ValueError, match="integer digits"):
-        metrics.label_accuracy(judge, images, [0.5, 1, 2, 3])
+        metrics.label_accuracy(judge, images, [0.5, 1, 2, 3], "sigmoid")
     with pytest.raises(ValueError, match="n must be an integer from 4 "):
         metrics.real_reference(judge, 10**7)
     with pytest.raises(ValueError, match=r"n must be an integer from 4 \(precision and recall need more than k=3"):
         metrics.real_reference(judge, 3)
     with pytest.raises(ValueError, match="evaluate needs more than k=3 generated images"):
-        metrics.evaluate(judge, images[:3])
+        metrics.evaluate(judge, images[:3], value_range="sigmoid")
     with pytest.raises(ValueError, match="digits must be in 0..9"):
         metrics.real_reference(judge, 10, digits=[12])
     with pytest.raises(ValueError, match="reference_n must be an integer from 4 to 4"):
-        metrics.evaluate(judge, images, reference_n=50)
+        metrics.evaluate(judge, images, reference_n=50, value_range="sigmoid")
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
-        metrics.load_judge(seed=-1)
+        judging.load_judge(seed=-1)
 
 
 def test_fid_tracker_measures_the_sampler_across_fit_calls(judge):
     twos, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
     gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=0)
     gan.compile()
-    tracker = callbacks.FIDTracker(judge, n=200, every=2, digits=2, value_range="sigmoid")
+    tracker = callbacks.FIDTracker(judge, n=200, every=2, digits=2)
     dataset = data.as_dataset(twos, batch_size=50).repeat()
     gan.fit(dataset, epochs=4, steps_per_epoch=5, verbose=0, callbacks=[tracker])
     gan.fit(dataset, epochs=2, steps_per_epoch=5, verbose=0, callbacks=[tracker])  # a second call carries on
     assert tracker.history["steps"] == [10, 20, 30]
     assert 0 < tracker.history["seconds"][0] < tracker.history["seconds"][1] < tracker.history["seconds"][2]
-    now = metrics.evaluate(judge, gan.sample(200, seed=1), digits=2)["fid"]
+    now = metrics.evaluate(judge, gan.sample(200, seed=1), value_range=gan.value_range, digits=2)["fid"]
     assert tracker.history["fid"][-1] == pytest.approx(now, rel=1e-6)  # the same samples, the same FID
     assert tracker.history["fid"][0] != tracker.history["fid"][-1]
     fig = plotting.compare_curves({"mlp": tracker}, "fid", x="seconds", xlabel="training seconds")

@@ -15,7 +15,8 @@ TWO = toy.mixture([-2.0, 2.0], 0.5)
 def test_image_grid_geometry_titles_and_png(tmp_path):
     images = np.linspace(-1, 1, 12 * 28 * 28, dtype=np.float32).reshape(12, 28, 28, 1)
     path = tmp_path / "grid.png"
-    fig = plotting.image_grid(images, titles=[f"Digit: {i % 10}" for i in range(12)], ncols=5, path=path)
+    fig = plotting.image_grid(images, value_range="tanh", titles=[f"Digit: {i % 10}" for i in range(12)], ncols=5,
+                              path=path)
     assert path.read_bytes()[:8] == PNG_SIGNATURE
     axes = fig.axes
     assert len(axes) == 15  # 3 rows of 5
@@ -32,10 +33,12 @@ def test_image_grid_accepts_flat_and_sigmoid_images():
 
 
 def test_image_grid_errors():
-    with pytest.raises(ValueError, match="images must be a non-empty batch"):
-        plotting.image_grid(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="images must be a non-empty numeric batch"):
+        plotting.image_grid(np.zeros((3, 5)), value_range="sigmoid")
     with pytest.raises(ValueError, match="titles has 1 entries for 2 images"):
-        plotting.image_grid(np.zeros((2, 28, 28)), titles=["a"])
+        plotting.image_grid(np.zeros((2, 28, 28)), value_range="sigmoid", titles=["a"])
+    with pytest.raises(TypeError, match="value_range"):
+        plotting.image_grid(np.zeros((2, 28, 28)))  # no default range: the caller must say which
     with pytest.raises(ValueError, match="value_range must be one of"):
         plotting.image_grid(np.zeros((2, 28, 28)), value_range="unit")
 
@@ -48,6 +51,28 @@ def test_plot_history_panels_and_png(tmp_path):
     loss_ax, prob_ax = fig.axes
     assert len(loss_ax.lines) == 3 and len(prob_ax.lines) == 3  # two curves plus a reference line
     assert prob_ax.get_ylim() == (0.0, 1.0)
+
+
+def test_critic_scores_get_their_own_panel_without_the_cross_entropy_references():
+    history = {"d_loss": [-3.0, -5.0], "g_loss": [2.0, 4.0], "score_real": [3.0, 6.0], "score_fake": [-1.0, -2.0]}
+    fig = plotting.plot_history(history)
+    loss_ax, score_ax = fig.axes
+    labels = [line.get_label() for ax in fig.axes for line in ax.lines]
+    assert not any("equilibrium" in label or "log 2" in label for label in labels), labels
+    assert "not a probability" in score_ax.get_ylabel()
+    assert score_ax.get_ylim() != (0.0, 1.0)
+
+
+def test_a_hinge_gan_logs_raw_scores_not_probabilities(twos):
+    from gan_utils import data, models, training
+
+    gan = training.GAN(models.mlp_generator(hidden=16), models.mlp_discriminator(hidden=16), loss="hinge")
+    gan.compile(steps_per_execution=1)
+    first_batch = twos[:64]
+    raw = float(np.mean(gan.discriminator(first_batch)))  # D's raw scores before its first update
+    history = gan.fit(data.as_dataset(twos, batch_size=64, shuffle=False), epochs=1, steps_per_epoch=1, verbose=0).history
+    assert {"score_real", "score_fake"} <= set(history) and "d_real" not in history
+    assert history["score_real"][0] == pytest.approx(raw, rel=1e-4, abs=1e-5)  # the score itself, no sigmoid
 
 
 def test_plot_history_errors():
