@@ -33,3 +33,14 @@ def test_installing_the_package_cannot_upgrade_colabs_numpy():
     # uncapped mlxtend would make `pip install gan_utils` upgrade numpy and break TensorFlow there.
     (mlxtend,) = [d for d in PROJECT["project"]["dependencies"] if d.startswith("mlxtend")]
     assert "<0.24" in mlxtend.replace(" ", ""), mlxtend
+
+
+def test_requirements_txt_lists_what_the_package_and_its_tf_and_dev_extras_ask_for():
+    # One list of what the series needs: `pip install -e .[tf,dev]` and `pip install -r requirements.txt`
+    # install the same packages with the same ranges.
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    listed = {line.replace(" ", "") for line in lines if line and not line.startswith("-e")}
+    extras = PROJECT["project"]["optional-dependencies"]
+    declared = {d.replace(" ", "") for d in PROJECT["project"]["dependencies"] + extras["tf"] + extras["dev"]}
+    assert listed == declared, (sorted(listed - declared), sorted(declared - listed))
+    assert "-e ." in lines
