@@ -1,4 +1,4 @@
-"""Training speed: the seeds' Keras 2 loop vs a TF-tutorial tape loop vs the gan_utils engine.
+"""Training speed: the source tutorials' Keras 2 loop vs a TF-tutorial tape loop vs the gan_utils engine.
 
 All loops train the same model sizes on the same data in one process, in alternating repeats,
 so that the machine's drift hits each of them alike. Prints median steps/s and ratios;
@@ -7,12 +7,12 @@ so that the machine's drift hits each of them alike. Prints median steps/s and r
     python benchmarks/bench_training.py            # about 3 minutes on a 2-core CPU
     python benchmarks/bench_training.py --quick    # a few seconds, to check it runs
 
-Case 1, seed 004's digit-2 MLP at batch 100:
-  (a) seed_loop: the seeds' ``train_on_batch`` loop as written: predict, D.train_on_batch on
+Case 1, Lee's digit-2 MLP at batch 100:
+  (a) keras2_loop: the tutorials' ``train_on_batch`` loop as written: predict, D.train_on_batch on
       real and fake, then the frozen-D "combined" model. On Keras 3 its D never changes.
   (b) tape_loop: ``@tf.function`` with two ``GradientTape``s over ``tf.data`` (TF's tutorial).
   (c) gan_utils: ``gan_utils.training.GAN`` through ``fit()`` with its defaults
-      (seed 004's alternating update, ``steps_per_execution=10``, no XLA); also with
+      (Lee's alternating update, ``steps_per_execution=10``, no XLA); also with
       ``update="simultaneous"`` (the tutorial's update rule, so the same work per step as (b)),
       with ``steps_per_execution=1`` (Keras's default) and with ``jit_compile=True`` (XLA).
 Case 2, the classroom DCGAN at batch 64: (b) against (c), both updates.
@@ -42,10 +42,10 @@ from gan_utils import data, models, training  # noqa: E402
 LATENT = 100
 
 
-# -- (a) the seeds' loop, as written in seed 004 ------------------------------------------------
+# -- (a) the tutorials' loop, as written in Lee's notes ------------------------------------------------
 
-def make_seed_loop(images, batch):
-    """Seed 004's Keras 2 code, unchanged apart from imports. Returns (run(steps), d_weights)."""
+def make_keras2_loop(images, batch):
+    """Lee's Keras 2 code, unchanged apart from imports. Returns (run(steps), d_weights)."""
     generator = keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(256, activation="relu"),
                                   keras.layers.Dense(784, activation="sigmoid")])
     discriminator = keras.Sequential([keras.Input((784,)), keras.layers.Dense(256, activation="relu"),
@@ -158,10 +158,10 @@ def main(argv=None):
     twos, _ = data.load_mnist(digits=2, value_range="sigmoid")
     mlp_ds = data.as_dataset(twos, batch_size=100)
 
-    seed_run, seed_d = make_seed_loop(twos, 100)
-    d_before = [w.copy() for w in seed_d.get_weights()]
+    keras2_run, keras2_d = make_keras2_loop(twos, 100)
+    d_before = [w.copy() for w in keras2_d.get_weights()]
     mlp = {
-        "seed_loop": seed_run,
+        "keras2_loop": keras2_run,
         "tape_loop": make_tape_loop(models.mlp_generator(), models.mlp_discriminator(), mlp_ds),
         "gan_utils": make_engine(models.mlp_generator(), models.mlp_discriminator(), mlp_ds),
         "gan_utils_simultaneous": make_engine(models.mlp_generator(), models.mlp_discriminator(), mlp_ds,
@@ -171,17 +171,17 @@ def main(argv=None):
         "gan_utils_xla": make_engine(models.mlp_generator(), models.mlp_discriminator(), mlp_ds, jit_compile=True),
     }
     n = lambda k: max(10, int(k * scale))  # noqa: E731
-    mlp_steps = {name: n(40) if name == "seed_loop" else n(1000) for name in mlp}
+    mlp_steps = {name: n(40) if name == "keras2_loop" else n(1000) for name in mlp}
     mlp_rates = measure(mlp, mlp_steps, repeats)
-    d_changed = any(not np.array_equal(a, b) for a, b in zip(d_before, seed_d.get_weights()))
+    d_changed = any(not np.array_equal(a, b) for a, b in zip(d_before, keras2_d.get_weights()))
 
     print("\nCase 1: the MLP GAN of Seungchul Lee's GAN lecture notes on the 2s, batch 100 (steps/s, median)")
-    print("  (seed_loop: the classic Keras 2 train_on_batch loop with a frozen-D combined model)")
+    print("  (keras2_loop: the classic Keras 2 train_on_batch loop with a frozen-D combined model)")
     for name, rate in mlp_rates.items():
         print(f"  {name:<16} {rate:8.1f}")
     print(f"  seed loop's discriminator weights changed during training: {d_changed}")
     print(f"  gan_utils / tape_loop = {mlp_rates['gan_utils'] / mlp_rates['tape_loop']:.2f}x, "
-          f"gan_utils / seed_loop = {mlp_rates['gan_utils'] / mlp_rates['seed_loop']:.1f}x")
+          f"gan_utils / keras2_loop = {mlp_rates['gan_utils'] / mlp_rates['keras2_loop']:.1f}x")
     print(f"  same update rule as the tape loop: gan_utils_simultaneous / tape_loop = "
           f"{mlp_rates['gan_utils_simultaneous'] / mlp_rates['tape_loop']:.2f}x")
     engines = [name for name in mlp if name.startswith("gan_utils")]
@@ -207,7 +207,7 @@ def main(argv=None):
 
     if args.json:
         result = {**{k: round(v, 2) for k, v in mlp_rates.items()},
-                  "seed_loop_trains_discriminator": d_changed,
+                  "keras2_loop_trains_discriminator": d_changed,
                   "dcgan": {k: round(v, 2) for k, v in conv_rates.items()},
                   "repeats": repeats, "quick": args.quick}
         print(json.dumps(result))
