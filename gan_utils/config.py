@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 QUICK_ENV = "GAN_UTILS_QUICK"
+TRAIN_FULL_ENV = "GAN_UTILS_TRAIN_FULL"
 OUTPUT_ENV = "GAN_UTILS_OUTPUT"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -49,6 +50,17 @@ def parse_flag(value: str | None, name: str = QUICK_ENV) -> bool:
 def quick_mode() -> bool:
     """True when ``GAN_UTILS_QUICK`` asks for tiny runs (read fresh on every call)."""
     return parse_flag(os.environ.get(QUICK_ENV), QUICK_ENV)
+
+
+def train_full() -> bool:
+    """True when ``GAN_UTILS_TRAIN_FULL`` asks the notebooks to train their full budgets.
+
+    By default a notebook trains a short live run to watch the learning, then loads the trained
+    generator that ships with the series (``gan_utils.pretrained``) for the results. A student
+    with time or a GPU sets ``GAN_UTILS_TRAIN_FULL=1`` (or the notebook's ``TRAIN_FULL = True``)
+    to train the full budget on the page instead.
+    """
+    return parse_flag(os.environ.get(TRAIN_FULL_ENV), TRAIN_FULL_ENV)
 
 
 def pick(full, quick):

