@@ -4,8 +4,8 @@ Two things live in one place each, and this script copies them into the notebook
 
 - the repository address, ``[project.urls] Repository`` in pyproject.toml. A fork changes it
   there and runs ``python tools/sync_repo_url.py``;
-- the package version the notebooks install in Colab: ``REPO_REF``, the last commit that
-  changed ``gan_utils/`` or ``pyproject.toml``. Pinning it means a notebook always installs
+- the package version the notebooks install in Colab: the commit in the setup cell's install
+  line, the last commit that changed ``gan_utils/`` or ``pyproject.toml``. Pinning it means a notebook always installs
   the package it was written against, never whatever the default branch holds that day.
 
 After a commit that changes the package, run this script and commit the notebooks it
@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_PATHS = ("gan_utils", "pyproject.toml")
 BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"]+")
-REPO_LINE_RE = re.compile(r'^REPO_URL = "[^"]*"', re.M)
-REF_LINE_RE = re.compile(r'^REPO_REF = "[^"]*"', re.M)
+# The setup cell's one install line: `%pip install -q git+<repository>@<commit>`.
+INSTALL_RE = re.compile(r"git\+\S+@[0-9a-f]{7,40}")
 
 
 def repo_url() -> str:
@@ -61,15 +61,19 @@ def colab_url(notebook: Path, branch: str = "main") -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{rel}"
 
 
+def install_target(ref: str) -> str:
+    """What the setup cell installs in Colab: ``git+<repository>@<commit>``."""
+    return f"git+{repo_url()}@{ref}"
+
+
 def sync(notebook: Path, ref: str) -> bool:
-    """Rewrite the badge, ``REPO_URL = ...`` and ``REPO_REF = ...`` of one notebook; True if changed."""
+    """Rewrite the badge and the install line's repository and commit of one notebook; True if changed."""
     nb = json.loads(notebook.read_text())
     changed = False
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         new = BADGE_RE.sub(colab_url(notebook), source)
-        new = REPO_LINE_RE.sub(f'REPO_URL = "{repo_url()}"', new)
-        new = REF_LINE_RE.sub(f'REPO_REF = "{ref}"', new)
+        new = INSTALL_RE.sub(install_target(ref), new)
         if new != source:
             cell["source"] = new.splitlines(keepends=True)
             changed = True
