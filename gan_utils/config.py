@@ -87,7 +87,22 @@ def set_seed(seed: int = 42) -> int:
     except ImportError:  # TensorFlow/Keras not installed: nothing more to seed
         return seed
     keras.utils.set_random_seed(seed)
+    _reset_keras_global_seed_generator()
     return seed
+
+
+def _reset_keras_global_seed_generator() -> None:
+    """Forget Keras's global ``SeedGenerator`` (the one unseeded ``keras.random`` calls use).
+
+    Keras 3.9 and later do this in ``set_random_seed``; Keras 3.8 (Colab's) keeps the generator
+    it made first, so that unseeded random numbers would not repeat after a second
+    ``set_seed``. The generator is made again, from the new seed, at its next use.
+    """
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # a Keras whose internals moved: its own set_random_seed is then the newer one
+        return
+    global_state.set_global_attribute("global_seed_generator", None)
 
 
 def check_seed(seed) -> int:
