@@ -2,6 +2,8 @@
 # Both create the virtual environment in .venv from requirements.txt on first use, with the versions
 # CI last verified (constraints.txt; `make constraints` refreshes it).
 PYTHON ?= python3
+# Set UV to the uv program to install with it (much faster once its cache is warm; .ci/run does), else pip.
+UV ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,9 +11,14 @@ STAMP := $(VENV)/.installed
 .PHONY: lab test test-colab book handout bench quality constraints clean-venv
 
 $(STAMP): requirements.txt pyproject.toml constraints.txt
+ifneq ($(UV),)
+	test -x $(BIN)/python || $(UV) venv -q --seed --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(UV) pip install -q -r requirements.txt -c constraints.txt
+else
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+endif
 	touch $(STAMP)
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
@@ -20,9 +27,14 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
-# Unit tests, every notebook in quick mode (nbval), and the book's tests.
+# Unit tests and every notebook in quick mode (nbval), each notebook executed once: the run leaves its
+# executed copies in build/executed, the book is built from them, and the book's tests check it.
+EXECUTED := build/executed
 test: $(STAMP)
-	$(BIN)/python -m pytest -v
+	rm -rf $(EXECUTED) build/book-ci
+	GAN_UTILS_EXECUTED_DIR=$(EXECUTED) $(BIN)/python -m pytest -v --ignore=tests/test_book.py
+	$(BIN)/python tools/build_book.py --executed $(EXECUTED) --out build/book-ci
+	GAN_UTILS_BOOK_DIR=build/book-ci $(BIN)/python -m pytest -v tests/test_book.py
 
 # The same unit tests and notebooks on Colab's versions: TensorFlow 2.19, Keras 3.8, numpy 2.1.
 COLAB_VENV := .venv-colab

@@ -13,6 +13,10 @@ import os
 import shutil
 from pathlib import Path
 
+# With GAN_UTILS_EXECUTED_DIR set, nbval's run leaves an executed copy of each notebook there (make test
+# builds the book from them, so that every notebook is executed once).
+pytest_plugins = ["tests.nbval_record"]
+
 ROOT = Path(__file__).resolve().parent
 TEST_OUTPUTS = ROOT / "build" / "test-outputs"
 

@@ -1,8 +1,10 @@
 """The published edition: `tools/build_book.py` builds the series as HTML, checked here.
 
-The book is built once for this module, in quick mode (conftest sets GAN_UTILS_QUICK=1), into a
-temporary folder: every notebook is executed again by Jupyter Book, so this module takes a few
-minutes. The HTML checks read the files; the tests marked ``browser`` open the pages, and the
+`make test` runs the notebooks once, under nbval, which leaves their executed copies in
+build/executed; it then builds the book from those copies (nothing is executed twice) and runs
+this module on it (GAN_UTILS_BOOK_DIR). Run alone, the module builds the book itself: from the
+copies in GAN_UTILS_BOOK_FROM, or else executing every notebook in quick mode (a few minutes).
+The HTML checks read the files; the tests marked ``browser`` open the pages, and the
 JupyterLab that ``make lab`` serves, in headless Chromium through Playwright. They need Debian's
 ``chromium`` at /usr/bin/chromium (``.ci/run`` installs it) and are skipped, saying so, without it.
 """
@@ -33,14 +35,16 @@ NOTEBOOKS = sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*
 def book(tmp_path_factory) -> Path:
     """The built book's folder: ``html/`` (the pages) and ``cache/`` (the executed notebooks).
 
-    GAN_UTILS_BOOK_DIR names an already built one (``build/book-quick`` after
-    ``GAN_UTILS_QUICK=1 make book``, or ``build/book``) to check it without building again.
+    GAN_UTILS_BOOK_DIR names an already built one (``build/book-ci`` after ``make test``,
+    ``build/book-quick`` after ``GAN_UTILS_QUICK=1 make book``, or ``build/book``) to check it
+    without building again; GAN_UTILS_BOOK_FROM a folder of executed copies to build it from.
     """
     if os.environ.get("GAN_UTILS_BOOK_DIR"):
         return Path(os.environ["GAN_UTILS_BOOK_DIR"]).resolve()
     out = tmp_path_factory.mktemp("book")
-    completed = subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--out", str(out)], cwd=ROOT,
-                               capture_output=True, text=True)
+    executed = ["--executed", os.environ["GAN_UTILS_BOOK_FROM"]] if os.environ.get("GAN_UTILS_BOOK_FROM") else []
+    completed = subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--out", str(out), *executed],
+                               cwd=ROOT, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     return out
 
@@ -77,7 +81,13 @@ def page(book: Path, name: str) -> Page:
 
 
 def executed(book: Path, name: str) -> dict:
-    """The executed notebook, as Jupyter Book's execution cache holds it (the newest record)."""
+    """The executed notebook: the executed copy the book was built from, or the newest record of
+    Jupyter Book's execution cache when the book executed it."""
+    import json
+
+    staged = json.loads((book / "src" / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    if "nbval_record" in staged.get("metadata", {}):
+        return staged
     from jupyter_cache import get_cache
 
     cache = get_cache(str(book / "cache"))
@@ -85,6 +95,26 @@ def executed(book: Path, name: str) -> dict:
     assert records, f"{name} is not in the execution cache"
     newest = max(records, key=lambda record: record.created)
     return cache.get_cache_bundle(newest.pk).nb
+
+
+def test_the_book_refuses_an_executed_copy_that_failed_or_is_stale(tmp_path):
+    import hashlib
+    import json
+
+    import build_book
+
+    source = ROOT / "notebooks" / f"{NOTEBOOKS[0]}.ipynb"
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    good = {"failed": False, "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    for record, message in [({**good, "failed": True}, "a cell failed"), ({**good, "source_sha256": "0" * 64},
+                                                                          "another version"), (good, None)]:
+        notebook["metadata"]["nbval_record"] = record
+        (tmp_path / source.name).write_text(json.dumps(notebook), encoding="utf-8")
+        if message is None:
+            assert build_book.executed_copy(source, tmp_path)
+        else:
+            with pytest.raises(SystemExit, match=message):
+                build_book.executed_copy(source, tmp_path)
 
 
 def test_every_notebook_has_its_page(book):

@@ -1,7 +1,8 @@
 """Build the series as a static HTML book with Jupyter Book 1 (Sphinx): ``make book``.
 
     python tools/build_book.py                    # full size: build/book/html (tens of minutes on a CPU)
-    GAN_UTILS_QUICK=1 python tools/build_book.py  # quick mode, as CI does: build/book-quick/html
+    GAN_UTILS_QUICK=1 python tools/build_book.py  # quick mode: build/book-quick/html
+    python tools/build_book.py --executed build/executed --out DIR   # from notebooks nbval already ran (CI)
 
 The notebooks are executed by Jupyter Book's cache (jupyter-cache), one cache per mode under
 ``build/``: a rebuild re-executes only the notebooks whose code changed. Executed copies live
@@ -17,6 +18,13 @@ so that the book needs nothing from the network to display: the Colab badge imag
 notebook is replaced by a local copy (the link is kept), and MathJax is served from the book
 (``sphinx-mathjax-offline``) instead of a CDN. Where a page without a live kernel differs from
 the notebook (notebook 1's sliders), a note in italics says so (BOOK_NOTES).
+
+The full edition needs full MNIST: it sets ``GAN_UTILS_FULL_MNIST=1``, so that a machine that
+cannot get it stops with an error instead of publishing figures of the 5,000-digit sample.
+
+``--executed DIR`` builds from executed copies instead of executing: the notebooks that the
+tests' nbval run wrote to DIR (``tests/nbval_record.py``), so that CI executes each notebook
+once. A copy is refused when a cell failed or did not run, or when its notebook changed since.
 """
 
 from __future__ import annotations
@@ -64,9 +72,13 @@ BOOK_NOTES = {
 }
 
 
-def book_copy(path: Path) -> str:
-    """A notebook as the book shows it: the local Colab badge, and the notes of BOOK_NOTES."""
-    notebook = json.loads(path.read_text(encoding="utf-8").replace(COLAB_BADGE, LOCAL_BADGE))
+def book_copy(path: Path, executed: Path | None = None) -> str:
+    """A notebook as the book shows it: the local Colab badge, and the notes of BOOK_NOTES.
+
+    With ``executed``, the executed copy in that folder (checked by ``executed_copy``) instead.
+    """
+    text = executed_copy(path, executed) if executed else path.read_text(encoding="utf-8")
+    notebook = json.loads(text.replace(COLAB_BADGE, LOCAL_BADGE))
     for (name, cell_id), note in BOOK_NOTES.items():
         if name != path.stem:
             continue
@@ -76,6 +88,23 @@ def book_copy(path: Path) -> str:
         notebook["cells"].insert(index + 1, {"cell_type": "markdown", "id": f"{cell_id}-book-note", "metadata": {},
                                              "source": [note]})
     return json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def executed_copy(path: Path, folder: Path) -> str:
+    """The text of ``path``'s executed copy in ``folder``, after checking that it is complete and current."""
+    import hashlib
+
+    copy = folder / path.name
+    if not copy.is_file():
+        raise SystemExit(f"No executed copy of {path.name} in {folder}: run the notebooks under nbval with "
+                         f"GAN_UTILS_EXECUTED_DIR={folder} first (make test does).")
+    text = copy.read_text(encoding="utf-8")
+    record = json.loads(text).get("metadata", {}).get("nbval_record", {})
+    if record.get("failed", True):
+        raise SystemExit(f"{copy}: a cell failed or did not run ({record or 'no nbval record'}): no book from it.")
+    if record.get("source_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
+        raise SystemExit(f"{copy} was executed from another version of {path.name}: run the notebooks again.")
+    return text
 
 
 def quick_mode() -> bool:
@@ -123,8 +152,8 @@ def landing_page(readme: str, url: str, branch: str = "main") -> str:
     return re.sub(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)", fix, body)
 
 
-def book_config(url: str, cache: Path, mode: str) -> str:
-    """Jupyter Book's ``_config.yml`` for one mode."""
+def book_config(url: str, cache: Path, mode: str, execute: bool = True) -> str:
+    """Jupyter Book's ``_config.yml`` for one mode; ``execute=False`` takes the notebooks' outputs as they are."""
     return f"""\
 title: "{TITLE}"
 author: The GAN notebook series
@@ -132,7 +161,7 @@ copyright: "2026"
 only_build_toc_files: true
 exclude_patterns: ["_build", "**.ipynb_checkpoints"]
 execute:
-  execute_notebooks: cache
+  execute_notebooks: {"cache" if execute else "off"}
   cache: "{cache}"
   timeout: {TIMEOUT_SECONDS[mode]}
   allow_errors: false
@@ -179,19 +208,19 @@ def write_if_changed(path: Path, content: str | bytes) -> None:
     path.write_bytes(data)
 
 
-def stage(src: Path, cache: Path, mode: str) -> list[str]:
+def stage(src: Path, cache: Path, mode: str, executed: Path | None = None) -> list[str]:
     """Copy the book's sources into ``src``; returns the notebooks' names in order."""
     url = repo_url()
     books = notebooks()
     names = [path.stem for path in books]
     for path in books:
-        write_if_changed(src / "notebooks" / path.name, book_copy(path))
+        write_if_changed(src / "notebooks" / path.name, book_copy(path, executed))
     for image in sorted((ROOT / "docs" / "images").glob("*.png")):
         write_if_changed(src / "docs" / "images" / image.name, image.read_bytes())
     for asset in ("colab-badge.svg", "favicon.svg"):
         write_if_changed(src / "_static" / asset, (ROOT / "book" / asset).read_bytes())
     write_if_changed(src / "intro.md", landing_page((ROOT / "README.md").read_text(encoding="utf-8"), url))
-    write_if_changed(src / "_config.yml", book_config(url, cache, mode))
+    write_if_changed(src / "_config.yml", book_config(url, cache, mode, execute=executed is None))
     write_if_changed(src / "_toc.yml", table_of_contents(names))
     return names
 
@@ -201,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / ("book-quick" if mode == "quick" else "book"),
                         help="build folder: sources in OUT/src, cache in OUT/cache, HTML in OUT/html")
+    parser.add_argument("--executed", type=Path, help="build from the executed copies in this folder, executing nothing")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     src, cache, html = out / "src", out / "cache", out / "html"
-    names = stage(src, cache, mode)
+    names = stage(src, cache, mode, args.executed.resolve() if args.executed else None)
     data = os.environ.get("GAN_UTILS_MNIST") or "none: Keras's download, else the offline sample"
     print(f"Building the book ({mode} mode, {len(names)} notebooks, GAN_UTILS_MNIST={data}) in {out}", flush=True)
     start = time.perf_counter()
@@ -219,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         # The notebooks' outputs (checkpoints, figures, the judge) go to the build's own folder:
         # a notebook run elsewhere at the same time (the tests, JupyterLab) must not share them.
         env = {**os.environ, "GAN_UTILS_OUTPUT": os.environ.get("GAN_UTILS_OUTPUT") or str(out / "outputs")}
+        if mode == "full" and not args.executed and env.get("GAN_UTILS_MNIST", "").lower() != "sample":
+            env["GAN_UTILS_FULL_MNIST"] = "1"  # the full edition shows full MNIST's figures, or fails
         completed = subprocess.run(command, cwd=ROOT, env=env)
     if completed.returncode != 0 or not (built / "index.html").exists():
         print(f"The book build failed (exit code {completed.returncode}); the log above says where.", file=sys.stderr)
