@@ -99,7 +99,7 @@ def dcgan_r1(quick: bool):
     return dcgan(quick, r1_penalty=0.1)
 
 
-def seed004_vanilla(quick: bool):
+def lee_vanilla(quick: bool):
     """Anchor: the MLP of Lee's notes on the 2s as written (20,000 steps, batch 100, Adam 1e-4 / 2e-4)."""
     images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
     gan = training.GAN(models.mlp_generator(), models.mlp_discriminator(), seed=42)
@@ -110,7 +110,7 @@ def seed004_vanilla(quick: bool):
     return gan.sample(N_SAMPLES, seed=1), None, "sigmoid", [2], steps
 
 
-def seed004_cgan(quick: bool):
+def lee_cgan(quick: bool):
     """Anchor: the one-hot MLP CGAN of Lee's notes as written (latent 128, 30,000 steps, batch 50, Adam 2e-4)."""
     images, labels = data.load_mnist(value_range="sigmoid", verbose=False)
     gan = training.GAN(models.conditional_mlp_generator(latent_dim=128), models.conditional_mlp_discriminator(),
@@ -123,7 +123,7 @@ def seed004_cgan(quick: bool):
     return gan.sample(labels=asked, seed=1), asked, "sigmoid", None, steps
 
 
-def seed003_dcgan_models():
+def sun_dcgan_models():
     """Sun Yudao's DCGAN ported to Keras as written, at 28x28 instead of its resized 32x32.
 
     G: Dense(128*7*7) -> BN -> up -> conv 128 -> BN -> LeakyReLU -> up -> conv 64 -> BN ->
@@ -138,22 +138,22 @@ def seed003_dcgan_models():
     h = layers.LeakyReLU(0.2)(layers.BatchNormalization(epsilon=0.8)(layers.Conv2D(128, 3, padding="same")(h)))
     h = layers.UpSampling2D()(h)
     h = layers.LeakyReLU(0.2)(layers.BatchNormalization(epsilon=0.8)(layers.Conv2D(64, 3, padding="same")(h)))
-    generator = keras.Model(z, layers.Conv2D(1, 3, padding="same", activation="tanh")(h), name="seed003_g")
+    generator = keras.Model(z, layers.Conv2D(1, 3, padding="same", activation="tanh")(h), name="sun_g")
     x = keras.Input((28, 28, 1))
     h = x
     for i, filters in enumerate((16, 32, 64, 128)):
         h = layers.SpatialDropout2D(0.25)(layers.LeakyReLU(0.2)(layers.Conv2D(filters, 3, 2, padding="same")(h)))
         if i > 0:
             h = layers.BatchNormalization(epsilon=0.8)(h)
-    discriminator = keras.Model(x, layers.Dense(1)(layers.Flatten()(h)), name="seed003_d")
+    discriminator = keras.Model(x, layers.Dense(1)(layers.Flatten()(h)), name="sun_d")
     return generator, discriminator
 
 
-def seed003_dcgan(quick: bool):
+def sun_dcgan(quick: bool):
     """Anchor: Sun Yudao's DCGAN as written (batch 256, Adam 2e-4, beta_1 0.5) for the 263 steps
     that fit in 10 minutes on a 2-core CPU (about 2.3 s a step)."""
     images, _ = data.load_mnist(value_range="tanh", verbose=False)
-    generator, discriminator = seed003_dcgan_models()
+    generator, discriminator = sun_dcgan_models()
     gan = training.GAN(generator, discriminator, seed=42)
     gan.compile()  # Adam 2e-4, beta_1 0.5: the seed's settings
     steps = 10 if quick else 263
@@ -207,7 +207,7 @@ def ring_line(name: str, reports, seconds: float, steps: int) -> str:
 
 MODELS = {"vanilla": vanilla, "dcgan": dcgan, "cgan": cgan}
 ABLATIONS = {"cgan_plain": cgan_plain, "cgan_half": cgan_half, "dcgan_augment": dcgan_augment, "dcgan_r1": dcgan_r1}  # run with --only
-ANCHORS = {"seed004_vanilla": seed004_vanilla, "seed003_dcgan": seed003_dcgan, "seed004_cgan": seed004_cgan}
+ANCHORS = {"lee_vanilla": lee_vanilla, "sun_dcgan": sun_dcgan, "lee_cgan": lee_cgan}
 RUNS = {**MODELS, **ANCHORS, **ABLATIONS}
 
 
