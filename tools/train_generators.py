@@ -5,9 +5,10 @@
     GAN_UTILS_MNIST=sample python tools/train_generators.py --check dcgan   # the CI-sized check on the sample
 
 Each generator follows its recipe (``gan_utils.recipes``). An image model trains until the
-judge's FID has not improved for ``--patience`` evaluations, or ``--max-steps``; every
+best checkpoint has not improved for ``--patience`` evaluations, or ``--max-steps``; every
 ``--eval-every`` steps the judge scores 5,000 samples against real data at the same size, and
-the best checkpoint (lowest FID) is kept, not the last. Notebook 5's ring models train their
+the best checkpoint is kept, not the last: the lowest FID, and for a conditional generator the
+lowest FID among the checkpoints that reach the label-accuracy targets (``LABEL_TARGETS``). Notebook 5's ring models train their
 recipe's budget. The generator (the moving-average copy where the recipe has one) is saved as
 float16 when its figures match float32's (the record shows both), with a record:
 ``gan_utils/trained/<name>.json``.
@@ -87,8 +88,20 @@ class BatchTimer(keras.callbacks.Callback):
         self.seconds += time.perf_counter() - self._start
 
 
+# A conditional generator must first draw the digit asked for: a checkpoint below these label accuracies
+# (overall, and for its worst digit) only counts as best when no checkpoint reaches them.
+LABEL_TARGETS = {"label_accuracy": 0.995, "worst_digit_accuracy": 0.985}
+
+
+def _rank(scores: dict) -> tuple:
+    """Sort key of a checkpoint's figures, lower is better: label targets met first, then the FID."""
+    misses = any(scores[key] < target for key, target in LABEL_TARGETS.items() if key in scores)
+    return (misses, scores["fid"])
+
+
 class KeepBest(BatchTimer):
-    """Score the sampler every epoch; keep the weights of the lowest FID; stop after ``patience`` epochs without one."""
+    """Score the sampler every epoch; keep the best weights (``_rank``: label targets, then the lowest FID);
+    stop after ``patience`` epochs without a better one."""
 
     def __init__(self, the_judge, recipe, patience: int):
         super().__init__()
@@ -101,7 +114,7 @@ class KeepBest(BatchTimer):
                  **{k: scores[k] for k in ("fid", "precision", "recall", "coverage", "rarest_digit_share",
                                             "label_accuracy", "worst_digit_accuracy") if k in scores}}
         self.curve.append(point)
-        better = self.best is None or scores["fid"] < self.best["fid"]
+        better = self.best is None or _rank(scores) < _rank(self.best)
         if better:
             self.best, self.best_weights, self.since_best = {**scores, "steps": point["steps"]}, \
                 self.model.sampler.get_weights(), 0
@@ -111,7 +124,7 @@ class KeepBest(BatchTimer):
             f"{k} {v:.4g}" for k, v in point.items() if k not in ("steps", "seconds")) + (" *" if better else ""),
             flush=True)
         if self.since_best >= self.patience:
-            print(f"  no better FID for {self.patience} evaluations: stopping", flush=True)
+            print(f"  no better checkpoint for {self.patience} evaluations: stopping", flush=True)
             self.model.stop_training = True
 
 
@@ -228,7 +241,7 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="append", metavar="NAME", help="add CI-sized check figures to NAME's record")
     parser.add_argument("--max-steps", type=int, default=60_000)
     parser.add_argument("--eval-every", type=int, default=2_000)
-    parser.add_argument("--patience", type=int, default=6, help="evaluations without a better FID before stopping")
+    parser.add_argument("--patience", type=int, default=6, help="evaluations without a better checkpoint before stopping")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     if args.check:
