@@ -60,6 +60,11 @@ def image_grid(images, *, value_range: str, titles=None, ncols: int | None = Non
     return finish(fig, path)
 
 
+# One colour per curve in every notebook, whatever order the history holds them in: real in blue, fake in orange.
+_COLORS = {"d_loss": "tab:blue", "g_loss": "tab:orange", "d_real": "tab:blue", "d_fake": "tab:orange",
+           "score_real": "tab:blue", "score_fake": "tab:orange"}
+
+
 def plot_history(history, path=None, keys=None) -> Figure:
     """Plot training curves: losses on the left, D's verdicts on the right.
 
@@ -72,7 +77,8 @@ def plot_history(history, path=None, keys=None) -> Figure:
         keys: which curves to draw (default: every curve in the history).
 
     Returns:
-        The Figure. For the cross-entropy game the loss panel marks log 2 = 0.69 and the D
+        The Figure, D's curves and real data's in blue, G's and the fakes' in orange, in every run.
+        For the cross-entropy game the loss panel marks log 2 = 0.69 and the D
         panel 0.5, the values at the theoretical equilibrium. Critic scores are not
         probabilities and have no such reference: their panel marks 0 only as an axis.
     """
@@ -93,7 +99,7 @@ def plot_history(history, path=None, keys=None) -> Figure:
     for ax, panel in zip(axes, panels):
         for key in panel:
             values = np.asarray(curves[key], dtype=float)
-            ax.plot(np.arange(1, len(values) + 1), values, label=_LABELS.get(key, key))
+            ax.plot(np.arange(1, len(values) + 1), values, label=_LABELS.get(key, key), color=_COLORS.get(key))
         if panel is prob_keys:
             ax.axhline(0.5, color="gray", linestyle=":", label="0.5 (equilibrium)")
             ax.set_ylim(0, 1)

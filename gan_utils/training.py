@@ -49,7 +49,8 @@ def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
 
     ``-[t log D(x) + (1 - t) log(1 - D(x))]`` on real images with target ``t = real_label``
     (1.0, or 0.9 for one-sided label smoothing), plus ``-log(1 - D(G(z)))`` on fakes, averaged.
-    At the theoretical equilibrium D = 1/2 everywhere and this loss is log 2 = 0.69.
+    At the plain game's theoretical equilibrium D = 1/2 everywhere and this loss is log 2 = 0.69
+    (with mismatched pairs, D settles elsewhere: ``GAN._discriminator_loss``).
     """
     real_term = real_label * ops.softplus(-real_logits) + (1.0 - real_label) * ops.softplus(real_logits)
     fake_term = ops.softplus(fake_logits)

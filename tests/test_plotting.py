@@ -158,3 +158,14 @@ def test_plot_points_2d_one_panel_per_run_titled_with_its_mode_report(tmp_path):
     assert (tmp_path / "points.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="no panels"):
         plotting.plot_points_2d({}, ring)
+
+
+def test_plot_history_colours_each_curve_the_same_whatever_the_key_order():
+    """D(x) is blue and D(G(z)) orange in every notebook, whichever the history lists first."""
+    curves = {"d_real": [0.8, 0.7], "d_fake": [0.2, 0.3]}
+    colours = []
+    for order in (curves, dict(reversed(list(curves.items())))):
+        fig = plotting.plot_history(order)
+        colours.append({line.get_label(): line.get_color() for line in fig.axes[0].get_lines() if line.get_label() != "0.5 (equilibrium)"})
+    assert colours[0] == colours[1]
+    assert len(set(colours[0].values())) == 2

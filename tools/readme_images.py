@@ -20,10 +20,10 @@ CACHE = ROOT / "build" / "book" / "cache"
 # docs/images/<file>: (notebook, cell id) whose last picture it is
 PICTURES = {
     "01_density.png": ("01_density_estimation", "cell-031"),  # D(x) against D* at four moments
-    "02_vanilla.png": ("02_vanilla_gan_digit2", "cell-025"),  # the BatchNorm MLP's last progress grid
-    "03_dcgan.png": ("03_dcgan", "cell-015"),  # the DCGAN's last progress grid, after the resume
-    "04_cgan.png": ("04_cgan", "cell-018"),  # one row per digit asked for, one column per z
-    "05_ring_runs.png": ("05_when_gans_fail", "cell-028"),  # the plain GAN and five remedies on the ring
+    "02_vanilla.png": ("02_vanilla_gan_digit2", "cell-029"),  # the BatchNorm MLP: live run, then the shipped one
+    "03_dcgan.png": ("03_dcgan", "cell-026"),  # the DCGAN: live run, then the shipped one, the same z
+    "04_cgan.png": ("04_cgan", "cell-022"),  # one row per digit asked for: live run left, shipped right
+    "05_ring_runs.png": ("05_when_gans_fail", "cell-029"),  # the plain GAN and the remedies on the ring
 }
 
 
