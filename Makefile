@@ -32,7 +32,8 @@ lab: $(STAMP)
 EXECUTED := build/executed
 test: $(STAMP)
 	rm -rf $(EXECUTED) build/book-ci
-	GAN_UTILS_EXECUTED_DIR=$(EXECUTED) $(BIN)/python -m pytest -v --ignore=tests/test_book.py
+	# The notebooks first: the longest units of work start first, and the unit tests fill the gaps.
+	GAN_UTILS_EXECUTED_DIR=$(EXECUTED) $(BIN)/python -m pytest -v notebooks tests --ignore=tests/test_book.py
 	$(BIN)/python tools/build_book.py --executed $(EXECUTED) --out build/book-ci
 	GAN_UTILS_BOOK_DIR=build/book-ci $(BIN)/python -m pytest -v tests/test_book.py
 
@@ -42,7 +43,7 @@ COLAB_PINS := tensorflow==2.19.* keras==3.8.* numpy==2.1.* mlxtend>=0.23,<0.24
 COLAB_TOOLS := pytest pytest-xdist nbval ipykernel ipywidgets nbconvert matplotlib pillow filelock
 $(COLAB_VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
-	printf '%s\n' $(COLAB_PINS) > $(COLAB_VENV)/colab-pins.txt
+	printf '%s\n' $(foreach p,$(COLAB_PINS),'$(p)') > $(COLAB_VENV)/colab-pins.txt
 	$(COLAB_VENV)/bin/python -m pip install -q -c $(COLAB_VENV)/colab-pins.txt $(foreach p,$(COLAB_PINS),'$(p)') $(COLAB_TOOLS)
 	$(COLAB_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@

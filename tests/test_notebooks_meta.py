@@ -146,3 +146,48 @@ def test_solutions_are_marked_as_such(path):
         first = "".join(cell["source"]).lstrip().splitlines()[:1]
         if cell["cell_type"] == "code" and first and re.match(r"#\s*solution\b", first[0], re.I):
             pytest.fail(f"{path.name}: start solution cells with '#@title Solution: ...' so they collapse")
+
+
+# A page is one lesson: the core path (notebooks 1-4) and the start page are read in one class period,
+# the depth notebooks (5 on) when a question comes up. (cells, words of markdown) at the most.
+LIMITS = {0: (40, 1_000), 1: (40, 2_000), 2: (40, 2_000), 3: (40, 2_000), 4: (40, 2_000), 5: (50, 2_500),
+          6: (60, 3_000), 7: (60, 3_000)}
+
+
+def _number(path) -> int:
+    return int(path.name[:2])
+
+
+def test_the_core_path_and_the_depth_are_all_there():
+    assert sorted(_number(path) for path in NOTEBOOKS) == sorted(LIMITS), [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stays_within_its_cell_and_word_limits(path):
+    nb = _load(path)
+    cells, words = len(nb["cells"]), len(_markdown(nb).split())
+    max_cells, max_words = LIMITS[_number(path)]
+    assert cells <= max_cells and words <= max_words, (
+        f"{path.name}: {cells} cells and {words} words of markdown, limits {max_cells} and {max_words}: "
+        "move what does not serve the lesson to a depth notebook")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_cells_carry_the_solution_tag(path):
+    # `make handout` removes the cells tagged "solution" for the student edition.
+    for index, cell in enumerate(_load(path)["cells"]):
+        source = "".join(cell["source"]).lstrip()
+        if cell["cell_type"] == "code" and source.lower().startswith("#@title solution"):
+            assert "solution" in cell.get("metadata", {}).get("tags", []), f"{path.name} cell {index} is not tagged"
+
+
+def test_the_handouts_build(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "handout.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # A student edition must run: no kept cell may use a name that only a solution cell defines.
+    assert "warning:" not in done.stderr, done.stderr
+    for path in NOTEBOOKS:
+        student = _load(tmp_path / "student" / path.name)
+        assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in student["cells"])
+        assert len(_load(tmp_path / "instructor" / path.name)["cells"]) == len(_load(path)["cells"])
