@@ -191,3 +191,11 @@ def test_the_handouts_build(tmp_path):
         student = _load(tmp_path / "student" / path.name)
         assert not any("solution" in c.get("metadata", {}).get("tags", []) for c in student["cells"])
         assert len(_load(tmp_path / "instructor" / path.name)["cells"]) == len(_load(path)["cells"])
+
+
+def test_every_notebook_starts_with_the_same_set_up_cell():
+    """One set-up cell for all: the browser test runs it in JupyterLab once and holds for every notebook."""
+    set_ups = {path.name: _code_cells(_load(path))[0] for path in NOTEBOOKS}
+    first = set_ups[NOTEBOOKS[0].name]
+    differ = sorted(name for name, source in set_ups.items() if source != first)
+    assert not differ, f"{differ} start with another set-up cell than {NOTEBOOKS[0].name}: {first!r}"
