@@ -138,13 +138,19 @@ def _diverge_at_epoch(gan, bad_epoch):
     return keras.callbacks.LambdaCallback(on_epoch_begin=poison)
 
 
+def _generator_weights_by_epoch(gan):
+    """A callback that keeps a copy of G's weights at the end of each epoch, and the dict it fills."""
+    good = {}
+    keep = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: good.setdefault(epoch, [w.copy() for w in gan.generator.get_weights()]))
+    return good, keep
+
+
 def test_a_nan_stop_keeps_the_checkpoint_of_the_last_good_epoch(tmp_path, twos, capsys):
     folder = tmp_path / "ckpt"
     dataset = data.as_dataset(twos, batch_size=50).repeat()
     gan = mlp_gan()
-    good = {}
-    keep = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: good.setdefault(epoch, [w.copy() for w in gan.generator.get_weights()]))
+    good, keep = _generator_weights_by_epoch(gan)
     history = gan.fit(dataset, epochs=5, steps_per_epoch=2, verbose=0,
                       callbacks=[resume.resume_from("t", folder), keep, _diverge_at_epoch(gan, 2)])
     assert len(history.history["d_loss"]) == 3 and not math.isfinite(history.history["d_loss"][-1])
@@ -189,9 +195,7 @@ def test_a_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, twos):
     folder = tmp_path / "ckpt"
     dataset = data.as_dataset(twos, batch_size=100).repeat()
     gan = mlp_gan()
-    good = {}
-    keep = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: good.setdefault(epoch, [w.copy() for w in gan.generator.get_weights()]))
+    good, keep = _generator_weights_by_epoch(gan)
     with pytest.raises(KeyboardInterrupt):
         gan.fit(dataset, epochs=4, steps_per_epoch=2, verbose=0,
                 callbacks=[resume.resume_from("t", folder), keep, _CrashWhileSaving(gan, 2)])
