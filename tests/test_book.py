@@ -11,6 +11,8 @@ JupyterLab that ``make lab`` serves, in headless Chromium through Playwright. Th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -83,8 +85,6 @@ def page(book: Path, name: str) -> Page:
 def executed(book: Path, name: str) -> dict:
     """The executed notebook: the executed copy the book was built from, or the newest record of
     Jupyter Book's execution cache when the book executed it."""
-    import json
-
     staged = json.loads((book / "src" / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
     if "nbval_record" in staged.get("metadata", {}):
         return staged
@@ -98,9 +98,6 @@ def executed(book: Path, name: str) -> dict:
 
 
 def test_the_book_refuses_an_executed_copy_that_failed_or_is_stale(tmp_path):
-    import hashlib
-    import json
-
     import build_book
 
     source = ROOT / "notebooks" / f"{NOTEBOOKS[0]}.ipynb"

@@ -30,6 +30,7 @@ once. A copy is refused when a cell failed or did not run, or when its notebook 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -92,8 +93,6 @@ def book_copy(path: Path, executed: Path | None = None) -> str:
 
 def executed_copy(path: Path, folder: Path) -> str:
     """The text of ``path``'s executed copy in ``folder``, after checking that it is complete and current."""
-    import hashlib
-
     copy = folder / path.name
     if not copy.is_file():
         raise SystemExit(f"No executed copy of {path.name} in {folder}: run the notebooks under nbval with "
