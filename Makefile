@@ -35,7 +35,8 @@ test: $(STAMP)
 	# The notebooks first: the longest units of work start first, and the unit tests fill the gaps.
 	GAN_UTILS_EXECUTED_DIR=$(EXECUTED) $(BIN)/python -m pytest -v notebooks tests --ignore=tests/test_book.py
 	$(BIN)/python tools/build_book.py --executed $(EXECUTED) --out build/book-ci
-	GAN_UTILS_BOOK_DIR=build/book-ci $(BIN)/python -m pytest -v tests/test_book.py
+	# One process: the book's tests take seconds, less than starting the workers (-n 0).
+	GAN_UTILS_BOOK_DIR=build/book-ci $(BIN)/python -m pytest -v -n 0 tests/test_book.py
 
 # The same unit tests and notebooks on Colab's versions: TensorFlow 2.19, Keras 3.8, numpy 2.1.
 COLAB_VENV := .venv-colab

@@ -2,8 +2,8 @@
 
 ``tf.distribute`` needs several devices; a CPU-only machine (CI, this one) has one. TensorFlow
 can present the CPU as several logical devices, but only before it initialises its devices,
-that is before the first TensorFlow op runs. A conftest is imported before any test module, so
-this is the one place that is early enough for every way of running the tests (one file, the
+that is before the first TensorFlow op runs. A conftest's pytest_collectstart runs before each test
+module is imported, so it is the one place that is early enough for every way of running the tests (one file, the
 whole suite, or pytest-xdist workers).
 
 The other tests are not affected: their ops still run on ``/cpu:0`` with the same kernels and
@@ -11,13 +11,17 @@ thread pools. Measured on four training tests of tests/test_training.py: 14.6 s 
 device, 14.1 s with two.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
-import tensorflow as tf
 
 LOGICAL_CPUS = 2
 
 
 def _split_cpu(n: int) -> None:
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
@@ -27,7 +31,18 @@ def _split_cpu(n: int) -> None:
         pass
 
 
-_split_cpu(LOGICAL_CPUS)
+# Test modules that never touch TensorFlow: collecting only these skips its import (seconds).
+WITHOUT_TENSORFLOW = {"test_book.py", "test_jupyterlab.py"}
+_cpu_split = False
+
+
+def pytest_collectstart(collector):
+    # Runs before each test module is imported, so before any of its TensorFlow ops. pytest-xdist's
+    # controller collects nothing and so never imports TensorFlow; nor does a run of the book's tests.
+    global _cpu_split
+    if isinstance(collector, pytest.Module) and collector.path.name not in WITHOUT_TENSORFLOW and not _cpu_split:
+        _split_cpu(LOGICAL_CPUS)
+        _cpu_split = True
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +52,16 @@ def twos():
 
     images, _ = data.load_mnist(digits=2, value_range="sigmoid", verbose=False)
     return images
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright (tools/book_browser.py); the test is skipped without it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import book_browser
+
+    if not book_browser.CHROMIUM.exists():
+        pytest.skip(book_browser.MISSING_CHROMIUM)
+    pytest.importorskip("playwright.sync_api")
+    with book_browser.launch_chromium() as chromium:
+        yield chromium
