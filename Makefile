@@ -7,6 +7,10 @@ UV ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Python keeps each module it compiles (.pyc) unless PYTHONDONTWRITEBYTECODE is set, as it is in some
+# shells and CI images; then every process compiles TensorFlow anew (about 15 s to import it, not 6).
+# The tests start a dozen such processes, so this Makefile lets Python keep what it compiles.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: lab test test-colab book handout bench quality constraints clean-venv
 
