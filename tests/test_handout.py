@@ -52,9 +52,10 @@ def run(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def editions(tmp_path):
-    """The source notebook and its two editions, written by the command line."""
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    """The source notebook and its two editions, written by the command line (once: the tests only read them)."""
+    tmp_path = tmp_path_factory.mktemp("editions")
     source = source_notebook()
     out = tmp_path / "handouts"
     result = run("--out", out, write(source, tmp_path))
