@@ -2,9 +2,9 @@
 
 ``tf.distribute`` needs several devices; a CPU-only machine (CI, this one) has one. TensorFlow
 can present the CPU as several logical devices, but only before it initialises its devices,
-that is before the first TensorFlow op runs. A conftest's pytest_collectstart runs before each test
-module is imported, so it is the one place that is early enough for every way of running the tests (one file, the
-whole suite, or pytest-xdist workers).
+that is before the first TensorFlow op runs. A conftest's pytest_collectstart runs before each
+test module is imported, so it is the one place that is early enough for every way of running
+the tests (one file, the whole suite, or pytest-xdist workers).
 
 The other tests are not affected: their ops still run on ``/cpu:0`` with the same kernels and
 thread pools. Measured on four training tests of tests/test_training.py: 14.6 s with one
